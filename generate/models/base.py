@@ -7,8 +7,9 @@ is added). Running only the stages up to the deepest requested layer is what mak
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -42,6 +43,14 @@ class Model:
             return self.layers[name]
         except KeyError:
             raise KeyError(f"unknown layer {name!r} for {self.name}; valid: {', '.join(self.layers)}") from None
+
+    def shape(self, name: str, size: int | None = None) -> tuple[int, ...]:
+        """Return one image's activation shape at the named layer, (C, H, W) or (classes,) for logits."""
+        lay = self.layer(name)
+        if lay.kind == "logits":
+            return (lay.channels,)
+        side = math.ceil((size or self.input_size) / lay.stride)  # "SAME"-style padding: ceil at every stride
+        return (lay.channels, side, side)
 
     def activations(self, images: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
         """Run images in [0, 1] through the stages up to the deepest named layer; return those activations."""
