@@ -19,7 +19,7 @@ __all__ = ["PhotoError", "imagenet_classes", "load_photo", "photo_credits"]
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 MAX_PIXELS = 40_000_000  # beyond this a file is more likely a decompression bomb than a photo
 MIN_SIDE = 32
-CREDIT_FIELDS = ("file", "title", "author", "license", "source_url")
+CREDIT_FIELDS = ("file", "title", "author", "license")  # plus a source_url or an origin (package-bundled photos)
 
 
 class PhotoError(ValueError):
@@ -47,7 +47,7 @@ def _open(path: Path, size: int) -> Image.Image:
     with Image.open(path) as im:
         w, h = im.size
         if w * h > MAX_PIXELS:
-            raise PhotoError(f"{path}: {w}×{h} px is over the {MAX_PIXELS // 1_000_000} Mpx limit "
+            raise PhotoError(f"{path}: {w}×{h} px is over the limit of {MAX_PIXELS:,} pixels "
                              "(possible decompression bomb); downscale the photo first")
         if min(w, h) < MIN_SIDE:
             raise PhotoError(f"{path}: {w}×{h} px is too small (short side under {MIN_SIDE} px); "
@@ -98,6 +98,8 @@ def photo_credits(images_dir: str | Path = IMAGES_DIR) -> dict[str, dict]:
     credits = {}
     for i, entry in enumerate(entries):
         missing = [k for k in CREDIT_FIELDS if not entry.get(k)]
+        if not (entry.get("source_url") or entry.get("origin")):
+            missing.append("source_url or origin")
         if missing:
             raise ValueError(f"{path}: entry {i} ({entry.get('file', '?')}) lacks {', '.join(missing)}; add it")
         credits[entry["file"]] = entry
