@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Build the article site into public/: `python build.py --help` lists the options.
+
+    python build.py            # regenerate stale figures, render public/index.html
+    python build.py --quick    # same pipeline, small figures (tests, drafts)
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from sitegen.config import parse_args
+from sitegen.errors import BuildError
+from sitegen.pipeline import build
+from sitegen.serve import serve
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Build (and with --serve, keep serving and rebuilding); return the process exit code."""
+    config = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="build: %(message)s", stream=sys.stderr)
+    try:
+        build(config)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if not config.serve:
+            return 2
+    except KeyboardInterrupt:
+        print("interrupted: public/ and the cache are as they were before this build", file=sys.stderr)
+        return 130
+    if config.serve:
+        def rebuild() -> None:
+            try:
+                build(config)
+            except BuildError as e:
+                print(f"error: {e}", file=sys.stderr)
+        serve(config, rebuild)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

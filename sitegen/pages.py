@@ -1,0 +1,159 @@
+"""Render the article page: Jinja variables → Markdown → figures, citations and the appendix → templates."""
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from sitegen import citations, markdown
+from sitegen.errors import BuildError, display_path
+from sitegen.frontmatter import FrontMatter, split
+
+FIGURE_CALL_RE = re.compile(r"""\bfigure\(\s*["']([\w-]+)["']""")
+
+
+class MissingMetrics(dict):
+    """Metrics of a figure that was not built (skipped by --only, never cached): every number reads as NaN."""
+
+    def __missing__(self, key):
+        return float("nan")
+
+
+@dataclass(frozen=True)
+class FigureVars:
+    """What the article text sees as fig.<id>: metrics, data, its number and a link to it."""
+
+    id: str
+    number: int
+    metrics: dict
+    data: dict
+
+    @property
+    def ref(self) -> Markup:
+        return Markup(f'<a class="figure-ref" href="#fig-{self.id}">Figure {self.number}</a>')
+
+
+def template_env(templates: Path) -> jinja2.Environment:
+    """Return the Jinja environment for templates/: autoescaped HTML, StrictUndefined."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
+                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def number_figures(text: str, ids: list[str]) -> dict[str, int]:
+    """Number figures in the order the text places them; figures it does not place come after."""
+    order = [i for i in dict.fromkeys(FIGURE_CALL_RE.findall(text)) if i in ids]
+    order += [i for i in ids if i not in order]
+    return {fig_id: n + 1 for n, fig_id in enumerate(order)}
+
+
+def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Converted, list[dict]]:
+    """Expand and convert the article body; return it (figures in place) and the placed figures in order."""
+    numbers = number_figures(article.text, list(figures))
+    fig = {i: FigureVars(i, numbers[i], idx["metrics"] if not idx.get("missing") else MissingMetrics(),
+                         idx.get("data", {})) for i, idx in figures.items()}
+    placed: dict[str, dict] = {}
+    keys = set(article.refs)
+
+    def place(fig_id: str, caption: str | None = None, layout: str | None = None) -> str:
+        if fig_id not in figures:
+            raise BuildError(f"unknown figure id {fig_id!r} in figure(...); known: {', '.join(figures) or 'none'}")
+        if fig_id in placed:
+            raise BuildError(f"figure {fig_id!r} is placed twice")
+        idx = figures[fig_id]
+        text = caption if caption is not None else idx.get("caption") or idx["title"]
+        placed[fig_id] = {"id": fig_id, "number": numbers[fig_id], "layout": layout or idx["layout"],
+                          "view": idx["view"], "title": idx["title"], "missing": bool(idx.get("missing")),
+                          "caption": Markup(markdown.convert_inline(text, article.path, keys)),
+                          "json": Markup(json.dumps(idx, ensure_ascii=False).replace("</", "<\\/")),
+                          "provenance": idx.get("provenance")}
+        return f"\n\n%%figure:{fig_id}%%\n\n"
+
+    expanded = markdown.expand(article.path, {"fig": fig, "meta": article.meta}, {"figure": place})
+    _, body, body_line = split(expanded, article.path)
+    conv = markdown.convert(body, article.path, keys, body_line)
+    conv.html = markdown.MARK_RE.sub(lambda m: macros.figure(placed[m.group(2)]) if m.group(1) == "figure"
+                                     else m.group(0), conv.html)
+    return conv, list(placed.values())
+
+
+def photo_credits(placed: list[dict], scripts: dict, config) -> list[dict]:
+    """Return the credits.json entries of the photos the placed figures use, in first-use order."""
+    try:
+        rows = {c["file"]: c for c in json.loads(config.credits.read_text(encoding="utf-8"))}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BuildError(f"cannot read photo credits: {e}", config.credits) from None
+    out = {}
+    for f in placed:
+        for rel in scripts[f["id"]].spec.inputs if f["id"] in scripts else ():
+            try:
+                name = (config.root / rel).resolve().relative_to(config.credits.parent.resolve()).as_posix()
+            except ValueError:
+                name = rel
+            if name not in rows:
+                raise BuildError(f"figure {f['id']!r}: input {rel} has no entry in {display_path(config.credits)}; "
+                                 "add its title, author, license and source_url")
+            out.setdefault(name, {**rows[name], "figures": []})["figures"].append({"number": f["number"],
+                                                                                  "id": f["id"]})
+    return list(out.values())
+
+
+def cite_this(meta: FrontMatter) -> tuple[str, str]:
+    """Return ("Cite as" text, BibTeX) for the article, from its front matter."""
+    names = [a.last_first for a in meta.authors]
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    text = f"{who}, {meta.date.year}. {meta.title}. {meta.journal or ''}".strip().rstrip(".") + "."
+    if meta.url:
+        text += f" {meta.url}"
+    fields = {"author": " and ".join(names), "title": meta.title, "journal": meta.journal,
+              "year": str(meta.date.year), "url": meta.url}
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
+    return text, f"@{'article' if meta.journal else 'misc'}{{{meta.bibtex_key},\n{body}\n}}"
+
+
+def render_page(article, figures: dict[str, dict], scripts: dict, config, assets: dict) -> str:
+    """Return the complete HTML of the article page."""
+    env = template_env(config.templates)
+    try:
+        macros = env.get_template("partials/macros.html").module
+        template = env.get_template("article.html")
+    except jinja2.TemplateNotFound as e:
+        raise BuildError(f"template {e.name!r} not found in {display_path(config.templates)}",
+                         config.templates / e.name) from None
+    except jinja2.TemplateSyntaxError as e:
+        raise BuildError(f"template syntax: {e.message}", e.filename, e.lineno) from None
+    conv, placed = render_body(article, figures, macros)
+    meta, refs = article.meta, article.refs
+    for f in placed:
+        if f["provenance"]:
+            f["provenance"] = {**f["provenance"], "script_url": meta.repository and
+                               f"{meta.repository.rstrip('/')}/blob/HEAD/{f['provenance']['script']}"}
+    block = lambda text: markdown.convert(text, article.path, set(refs)).html if text else ""
+    citer = citations.Citer(refs, article.path)
+    parts = {"body": conv.html, "methods": conv.slots.get("methods", ""),
+             "acknowledgements": block(meta.acknowledgements), "contributions": block(meta.contributions),
+             "footnotes": conv.footnotes}
+    parts = {k: Markup(citer.sub(v)) for k, v in parts.items()}
+    cite_text, bibtex = cite_this(meta)
+    affiliations = list(dict.fromkeys(f for a in meta.authors for f in a.affiliations))
+    page = {"meta": meta, "date": f"{meta.date:%B} {meta.date.day}, {meta.date.year}", "toc": conv.toc,
+            "affiliations": affiliations, "figures": placed, "credits": photo_credits(placed, scripts, config),
+            "references": [(n + 1, r.key, Markup(r.html)) for n, r in enumerate(citer.cited)],
+            "cite_text": cite_text, "bibtex": bibtex, "short_cite": _short_cite(meta), **parts, **assets}
+    try:
+        return template.render(page=page)
+    except jinja2.TemplateNotFound as e:
+        raise BuildError(f"template {e.name!r} not found in {display_path(config.templates)}",
+                         config.templates / "article.html", markdown._jinja_line(e, config.templates / "article.html")) from None
+    except jinja2.UndefinedError as e:
+        raise BuildError(f"template: {e}", config.templates / "article.html") from None
+
+
+def _short_cite(meta: FrontMatter) -> str:
+    last = [a.last_first.split(",")[0] for a in meta.authors]
+    who = last[0] if len(last) == 1 else f"{last[0]} & {last[1]}" if len(last) == 2 else f"{last[0]} et al."
+    return html.unescape(f"{who}, {meta.date.year}")
