@@ -1,0 +1,364 @@
+"""The figure views (assets/js/views) on the fixture article tests/fixtures/views, in headless Chromium.
+
+Each view is driven by mouse, keyboard and touch. What a tile box shows is checked against the figure's
+tile table (the CSS position a tile at [sheet, x, y, w, h] must get, computed here) and, for the teaser, by
+comparing the rendered pixels with the synthetic tiles themselves.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import re
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from generate.figure import FigureConfig
+from tests.conftest import ARTIFACTS, ROOT, build_site
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SITE = ROOT / "tests" / "fixtures" / "views"
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+FIGURES = ["fx_grid", "fx_compare", "fx_explorer", "fx_strip", "fx_classes", "fx_chart", "fx_dist"]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def views_url(tmp_path_factory):
+    """Build the views fixture article once and serve it on 127.0.0.1; yield its page URL."""
+    out = build_site(tmp_path_factory.mktemp("views-site"), SITE).out
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
+    server.server_close()
+
+
+def _load(probe):
+    """Wait until every figure is mounted; return the page."""
+    probe.page.wait_for_function("document.querySelectorAll('[data-figure]:not([data-mounted=pending])').length"
+                                 f" === {len(FIGURES) + 1} && !document.querySelector('[data-mounted=pending]')")
+    return probe.page
+
+
+def _index(page, fig: str) -> dict:
+    return page.evaluate("id => JSON.parse(document.querySelector('#fig-' + id + ' .figure-data').textContent)", fig)
+
+
+def _expected_css(index: dict, key: str) -> tuple[float, float, str]:
+    """Return the background-position percentages and sheet file that show tile `key` filling its box."""
+    s, x, y, w, h = index["tiles"][key]
+    sheet = index["sheets"][s]
+    px = 100 * x / (sheet["width"] - w) if sheet["width"] > w else 0.0
+    py = 100 * y / (sheet["height"] - h) if sheet["height"] > h else 0.0
+    return px, py, sheet["file"]
+
+
+def _shows(locator, index: dict, key: str) -> bool:
+    """Return True if the element's computed background shows tile `key` of `index`."""
+    style = locator.evaluate("n => { const s = getComputedStyle(n); return [s.backgroundPosition, "
+                             "s.backgroundImage, s.backgroundSize, n.offsetWidth, n.offsetHeight]; }")
+    pos, image, size, width, height = style
+    nums = [float(v) for v in re.findall(r"(-?[\d.]+)%", pos)]
+    px, py, file = _expected_css(index, key)
+    s, _, _, w, h = index["tiles"][key]
+    sheet = index["sheets"][s]
+    scale = [float(v) for v in re.findall(r"([\d.]+)%", size)]
+    return (len(nums) == 2 and abs(nums[0] - px) < 1e-3 and abs(nums[1] - py) < 1e-3 and image.endswith(f'{file}")')
+            and abs(scale[0] - 100 * sheet["width"] / w) < 1e-3 and abs(scale[1] - 100 * sheet["height"] / h) < 1e-3
+            and abs(width * h - height * w) <= max(w, h))
+
+
+def _tiles_of(fig: str) -> dict[str, np.ndarray]:
+    """Run the fixture figure script and return all its tiles by key."""
+    path = SITE / "figures" / f"{fig}.py"
+    spec = importlib.util.spec_from_file_location(f"views_{fig}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.make(mod.SPEC, FigureConfig())
+    return {k: v for group in result.tiles.values() for k, v in group.items()}
+
+
+def _closest_tile(locator, tiles: dict[str, np.ndarray]) -> tuple[str, float]:
+    """Screenshot the element and return the tile it looks most like, with the mean absolute error (0–255)."""
+    shot = Image.open(__import__("io").BytesIO(locator.screenshot())).convert("RGB")
+    got = np.asarray(shot, np.float32)
+    errors = {k: float(np.abs(np.asarray(Image.fromarray(t).resize(shot.size, Image.BILINEAR), np.float32) - got).mean())
+              for k, t in tiles.items()}
+    best = min(errors, key=errors.get)
+    return best, errors[best]
+
+
+def _car(page, fig: str):
+    return page.locator(f"#fig-{fig} .cv-inspector .cv-panel:last-child .cv-tile")
+
+
+def _no_overflow(page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+
+
+def _tab_into(page, selector: str, limit: int = 80):
+    """Press Tab until focus is inside `selector`; return the focused element's handle."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => !!document.activeElement.closest(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def _focus_ring(page) -> bool:
+    return page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                         " return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 })()")
+
+
+def test_page_mounts_every_view_offline_and_reports_bad_data_once(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    for fig in FIGURES:
+        assert page.get_attribute(f"#fig-{fig}", "data-mounted") == "ok", fig
+        assert page.locator(f"#fig-{fig} .cv").count() == 1 and page.locator(f"#fig-{fig} .cv-error").count() == 0
+    box = page.locator("#fig-fx_broken .cv-error")
+    assert box.is_visible() and "nope/missing" in box.inner_text()
+    assert page.locator("#fig-fx_broken .cv-cell").count() == 2          # the rest of the figure still works
+    assert len(probe.errors) == 1 and "fx_broken" in probe.errors[0] and "nope/missing" in probe.errors[0]
+    page.locator("#fig-fx_broken .cv-cell").nth(1).hover()                # the missing tile again: no new log
+    assert len(probe.errors) == 1
+    assert probe.outside == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    for fig in FIGURES:
+        page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"view-{fig}-desktop.png"))
+
+
+def test_eager_sheets_load_up_front_and_hover_requests_nothing(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    eager = set()
+    for fig in FIGURES:
+        for sheet in _index(page, fig)["sheets"]:
+            if fig != "fx_explorer" or sheet["group"] in ("photos", "layer-stem"):
+                eager.add(sheet["file"])
+    page.wait_for_function("files => files.every(f => performance.getEntriesByType('resource')"
+                           ".some(e => e.name.endsWith(f)))", arg=list(eager))
+    before = list(probe.requests)
+    assert not any("layer-block7" in u for u in before)
+    for selector in ["#fig-fx_grid .cv-cell", "#fig-fx_grid .cv-rowhead", "#fig-fx_grid .cv-colhead",
+                     "#fig-fx_compare .cv-option", "#fig-fx_strip .cv-strip-item", "#fig-fx_classes .cv-class",
+                     "#fig-fx_explorer .cv-item >> nth=5"]:
+        items = page.locator(selector)
+        for i in range(items.count()):
+            items.nth(i).hover()
+    _car(page, "fx_classes").hover()
+    assert page.locator("#fig-fx_classes .cv-overlay").is_visible()
+    page.wait_for_timeout(100)
+    assert probe.requests == before
+
+
+def test_grid_follows_hover_focus_and_arrow_keys(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index, tiles = _index(page, "fx_grid"), _tiles_of("fx_grid")
+    cars = {k: v for k, v in tiles.items() if not k.startswith("photo/")}
+    car, title = _car(page, "fx_grid"), page.locator("#fig-fx_grid .cv-title")
+    assert _shows(car, index, "bus/block5") and title.inner_text() == "Photo bus · Layer block5"
+    page.locator("#fig-fx_grid tbody tr").nth(0).locator(".cv-cell").nth(1).hover()
+    assert _shows(car, index, "cat/block2") and title.inner_text() == "Photo cat · Layer block2"
+    assert _closest_tile(car, cars)[0] == "cat/block2"
+    assert _closest_tile(car, cars)[1] < 12
+    page.locator("#fig-fx_grid .cv-rowhead").nth(2).hover()                # row header: keeps the column
+    assert _shows(car, index, "lake/block2")
+    assert _shows(page.locator("#fig-fx_grid .cv-inspector .cv-panel:first-child .cv-tile"), index, "photo/lake")
+    page.locator("#fig-fx_grid .cv-colhead").nth(0).hover()                # column header: keeps the row
+    assert _shows(car, index, "lake/stem") and "cos" in page.locator("#fig-fx_grid .cv-metrics").inner_text()
+    page.locator("#fig-fx_grid .cv-colhead").nth(3).hover()                # a cell that was not computed
+    assert page.locator("#fig-fx_grid .cv-metrics").inner_text() == "not computed"
+    page.mouse.move(2, 2)                                                  # leaving restores the selection
+    assert _shows(car, index, "bus/block5")
+
+    _tab_into(page, "#fig-fx_grid")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Photo bus, Layer block5"
+    assert _focus_ring(page)
+    page.keyboard.press("ArrowRight")
+    assert _shows(car, index, "bus/block9") and _focus_ring(page)
+    page.keyboard.press("ArrowUp")
+    assert _shows(car, index, "cat/block9")
+    page.keyboard.press("ArrowUp")                                         # onto the column header
+    assert page.evaluate("document.activeElement.classList.contains('cv-colhead')")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    assert _shows(car, index, "cat/block5")
+    assert page.locator("#fig-fx_grid .cv-cell[aria-selected=true]").get_attribute("aria-label") == \
+        "Photo cat, Layer block5"
+
+
+def test_compare_switches_models_and_keeps_photo_and_layer(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_compare")
+    car = _car(page, "fx_compare")
+    models = page.locator("#fig-fx_compare [role=radiogroup][aria-label=Model] [role=radio]")
+    assert _shows(car, index, "cat/early/A")
+    models.nth(1).hover()
+    assert _shows(car, index, "cat/early/B")
+    assert _shows(models.nth(2).locator(".cv-tile"), index, "cat/early/C")   # options preview their tile
+    page.locator("#fig-fx_compare [aria-label=Photo] [role=radio]").nth(1).click()
+    assert _shows(car, index, "bus/early/A")                                 # model A kept, photo switched
+    models.nth(2).click()
+    page.locator("#fig-fx_compare [aria-label=Layer] [role=radio]").nth(1).click()
+    assert models.nth(2).get_attribute("aria-disabled") == "true"             # C has no "late" layer
+    assert "not available" in page.locator("#fig-fx_compare .cv-metrics").inner_text()
+    models.nth(0).focus()
+    assert _shows(car, index, "bus/late/A")
+    page.keyboard.press("ArrowRight")
+    assert _shows(car, index, "bus/late/B") and _focus_ring(page)
+    page.keyboard.press("ArrowRight")                                         # C is skipped: stays on B
+    assert _shows(car, index, "bus/late/B") and models.nth(1).get_attribute("aria-checked") == "true"
+    assert page.locator("#fig-fx_compare .cv-title").inner_text() == "Bus · late of B · Model B"
+
+
+def test_explorer_loads_a_layer_only_when_picked_and_filters_sets(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_explorer")
+    page.wait_for_function("() => !document.querySelector('#fig-fx_explorer .cv-pending')")
+    sheet = next(s["file"] for s in index["sheets"] if s["group"] == "layer-block7")
+    items = page.locator("#fig-fx_explorer .cv-item")
+    assert items.count() == 120
+    assert not any(u.endswith(sheet) for u in probe.requests)
+    items.nth(41).hover()
+    assert _shows(_car(page, "fx_explorer"), index, "stem/o01")
+    page.locator("#fig-fx_explorer [aria-label=Layer] [role=radio]").nth(2).click()
+    page.wait_for_function("() => !document.querySelector('#fig-fx_explorer .cv-pending')")
+    assert sum(u.endswith(sheet) for u in probe.requests) == 1
+    assert _shows(items.nth(41).locator(".cv-tile").nth(1), index, "block7/o01")
+    assert not any(u.endswith(next(s["file"] for s in index["sheets"] if s["group"] == "layer-block12"))
+                   for u in probe.requests)
+    page.locator("#fig-fx_explorer [aria-label=Set] [role=radio]", has_text="Objects").click()
+    visible = page.locator("#fig-fx_explorer .cv-item:visible")
+    assert visible.count() == 40 and visible.first.get_attribute("data-key") == "o00"
+    # Keyboard: Tab reaches the list, arrows walk it, the inspector follows.
+    page.locator("#fig-fx_explorer .cv-item:visible").nth(3).click()
+    page.keyboard.press("ArrowRight")
+    assert _shows(_car(page, "fx_explorer"), index, "block7/o04") and _focus_ring(page)
+    page.keyboard.press("ArrowDown")
+    key = page.evaluate("document.activeElement.dataset.key")
+    assert key > "o04" and _shows(_car(page, "fx_explorer"), index, f"block7/{key}")
+    assert page.locator("#fig-fx_explorer .cv-trace").first.get_attribute("points").count(",") == 4
+
+
+def test_strip_highlights_on_hover_keys_and_slider(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_strip")
+    car, items = _car(page, "fx_strip"), page.locator("#fig-fx_strip .cv-strip-item")
+    assert _shows(car, index, "step/512")
+    items.nth(3).hover()
+    assert _shows(car, index, "step/4") and page.locator("#fig-fx_strip .cv-title").inner_text() == "step 4"
+    page.mouse.move(2, 2)
+    assert _shows(car, index, "step/512")
+    slider = page.locator("#fig-fx_strip input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert _shows(car, index, "step/128") and slider.get_attribute("aria-valuetext") == "step 128"
+    assert items.nth(8).get_attribute("aria-selected") == "true"
+    items.nth(8).focus()
+    page.keyboard.press("Home")
+    assert _shows(car, index, "step/0") and slider.input_value() == "0"
+
+
+def test_classes_show_attribution_caricature_and_map(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_classes")
+    car, overlay = _car(page, "fx_classes"), page.locator("#fig-fx_classes .cv-overlay")
+    classes = page.locator("#fig-fx_classes .cv-class")
+    assert _shows(car, index, "car/0") and not overlay.is_visible()
+    classes.nth(2).hover()
+    assert _shows(car, index, "car/2") and "desk" in page.locator("#fig-fx_classes .cv-title").inner_text()
+    car.hover()                                                   # hovering the caricature overlays its map
+    assert overlay.is_visible() and _shows(overlay, index, "attr/2")
+    page.mouse.move(2, 2)
+    assert not overlay.is_visible()
+    classes.nth(5).click()                                        # the logit difference item
+    assert _shows(car, index, "car/5") and "bookcase − library" in page.locator("#fig-fx_classes .cv-title").inner_text()
+    page.locator("#fig-fx_classes input[type=checkbox]").check()
+    assert overlay.is_visible() and _shows(overlay, index, "attr/5")
+    assert overlay.evaluate("n => getComputedStyle(n).opacity") == "0.6"
+    classes.nth(5).focus()
+    page.keyboard.press("ArrowUp")
+    assert _shows(car, index, "car/4") and _shows(overlay, index, "attr/4") and _focus_ring(page)
+
+
+def test_chart_tooltips_on_hover_and_keyboard(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    tip = page.locator("#fig-fx_chart .cv-tooltip")
+    points = page.locator("#fig-fx_chart circle.cv-pt")
+    assert points.count() == 24 and not tip.is_visible()
+    points.nth(3).hover()                                         # panel 1, series A, step 128
+    assert tip.is_visible() and tip.inner_text() == "Model A · steps 128: objective 0.750"
+    page.mouse.move(2, 2)
+    assert not tip.is_visible()
+    points.nth(0).focus()
+    page.keyboard.press("ArrowRight")
+    assert tip.inner_text() == "Model A · steps 32: objective 0.293"
+    assert page.evaluate("document.activeElement.matches('circle:focus-visible')")
+    page.keyboard.press("ArrowDown")                               # next series, same step
+    assert tip.inner_text() == "Model B · steps 32: objective 0.234"
+    strip = page.locator("#fig-fx_dist circle.cv-pt")
+    assert strip.count() == 48
+    strip.nth(23).hover()                                          # drawn last in its column: on top
+    assert page.locator("#fig-fx_dist .cv-tooltip").inner_text().startswith("cosine · layer block3: cosine ")
+
+
+def test_phone_taps_work_and_the_page_never_scrolls_sideways(open_page, views_url):
+    probe = open_page(views_url, **PHONE)
+    page = _load(probe)
+    assert _no_overflow(page)
+    grid = _index(page, "fx_grid")
+    page.locator("#fig-fx_grid tbody tr").nth(2).locator(".cv-cell").nth(0).tap()
+    assert _shows(_car(page, "fx_grid"), grid, "lake/stem")
+    compare = _index(page, "fx_compare")
+    page.locator("#fig-fx_compare [aria-label=Model] [role=radio]").nth(2).tap()
+    assert _shows(_car(page, "fx_compare"), compare, "cat/early/C")
+    explorer = _index(page, "fx_explorer")
+    page.locator("#fig-fx_explorer .cv-item").nth(7).tap()
+    assert _shows(_car(page, "fx_explorer"), explorer, "stem/a07")
+    strip = _index(page, "fx_strip")
+    page.locator("#fig-fx_strip .cv-strip-item").nth(1).tap()
+    assert _shows(_car(page, "fx_strip"), strip, "step/1")
+    classes = _index(page, "fx_classes")
+    page.locator("#fig-fx_classes .cv-class").nth(1).tap()
+    assert _shows(_car(page, "fx_classes"), classes, "car/1")
+    overlay = page.locator("#fig-fx_classes .cv-overlay")
+    _car(page, "fx_classes").tap()                                 # a tap toggles the map on …
+    assert overlay.is_visible()
+    _car(page, "fx_classes").tap()                                 # … and off again
+    assert not overlay.is_visible()
+    page.locator("#fig-fx_chart circle.cv-pt").nth(2).tap()
+    assert page.locator("#fig-fx_chart .cv-tooltip").is_visible()
+    assert _no_overflow(page)
+    assert len(probe.errors) == 1 and "fx_broken" in probe.errors[0] and probe.outside == []
+    big = _car(page, "fx_grid").bounding_box()
+    assert 100 <= big["width"] <= 224                              # a 224 px tile shown smaller by CSS
+    ARTIFACTS.mkdir(exist_ok=True)
+    for fig in FIGURES:
+        page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"view-{fig}-phone.png"))
+
+
+def test_dark_mode_uses_the_page_colours(open_page, views_url):
+    probe = open_page(views_url, color_scheme="dark", **DESKTOP)
+    page = _load(probe)
+    text = page.evaluate("getComputedStyle(document.querySelector('#fig-fx_grid .cv')).color")
+    body = page.evaluate("getComputedStyle(document.body).color")
+    assert text == body and text != "rgb(0, 0, 0)"
+    page.locator("#fig-fx_explorer").screenshot(path=str(ARTIFACTS / "view-fx_explorer-dark.png"))
+    page.locator("#fig-fx_classes").screenshot(path=str(ARTIFACTS / "view-fx_classes-dark.png"))
