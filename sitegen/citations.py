@@ -16,7 +16,7 @@ from pybtex.database import BibliographyDataError
 from pybtex.database.input.bibtex import Parser
 from pybtex.scanner import PybtexSyntaxError
 
-from sitegen.errors import BuildError, line_of
+from sitegen.errors import BuildError
 
 CITE_RE = re.compile(r'<d-cite data-keys="([^"]*)"></d-cite>')
 RAW_FIELDS = {"url", "doi", "eprint"}   # not LaTeX: '~', '_' and '%' stay as they are
@@ -98,7 +98,9 @@ def load(path: Path) -> dict[str, Reference]:
         raise BuildError(f"BibTeX syntax error: {e.args[0] if e.args else e}", path, getattr(e, "lineno", None)) from None
     except BibliographyDataError as e:
         key = str(e).rsplit(":", 1)[-1].strip()
-        raise BuildError(f"BibTeX: {e}", path, line_of(text, "{" + key + ",")) from None
+        found = list(re.finditer(r"@\w+\s*\{\s*" + re.escape(key) + r"\s*,", text, re.IGNORECASE))
+        line = text.count("\n", 0, found[-1].start()) + 1 if found else None
+        raise BuildError(f"BibTeX: {e}", path, line) from None
     return {key: format_entry(key, entry) for key, entry in data.entries.items()}
 
 

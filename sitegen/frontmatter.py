@@ -15,6 +15,15 @@ OPTIONAL = ("acknowledgements", "contributions", "url", "journal", "repository")
 AUTHOR_KEYS = {"name", "url", "affiliation", "affiliations"}
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is our error with a line, not PyYAML's crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 @dataclass(frozen=True)
 class Affiliation:
     name: str
@@ -64,8 +73,8 @@ def parse(text: str, path: Path) -> tuple[FrontMatter, str, int]:
     """Return (front matter, Markdown body, first body line) of an article's text."""
     yaml_text, body, body_line = split(text, path)
     try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text)
+        node = yaml.compose(yaml_text, Loader=_Loader)
+        data = yaml.load(yaml_text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
