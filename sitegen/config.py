@@ -63,8 +63,8 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
                     help="serve the site on 127.0.0.1:PORT and rebuild when article/templates/assets/figures change")
     ap.add_argument("--port", type=int, default=d.port, help=f"port for --serve (default {d.port})")
     ap.add_argument("--jobs", type=int, default=d.jobs, metavar="N",
-                    help="run figures in N worker processes with tuned malloc and 1 thread each when N > 1 "
-                         "(0 = in this process, for debugging; default 1)")
+                    help="run stale figures in N worker processes started with glibc malloc tuned and "
+                         "cores/N threads each (default 1; 0 = inside this process, for debugging)")
     ap.add_argument("--device", default=d.device, help="torch device for figure scripts (default cpu)")
     ap.add_argument("--seed", type=int, default=None, help="override every figure's seed (default: the spec's)")
     ap.add_argument("--format", dest="sheet_format", choices=("webp", "jpeg", "png"), default=d.sheet_format,
