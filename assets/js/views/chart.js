@@ -72,7 +72,7 @@
       var focused = entries.findIndex(function (e) { return e.node === document.activeElement; });
       var current = rover ? rover.current() : 0;
       while (svg.firstChild) svg.removeChild(svg.firstChild);
-      var panelH = d.panel_height || 140, gap = 14, left = 52, right = 12, top = 10, bottom = 34;
+      var panelH = d.panel_height || 140, gap = 26, left = 52, right = 12, top = 20, bottom = 34;
       var height = top + panels.length * (panelH + gap) - gap + bottom;
       svg.setAttribute('width', width);
       svg.setAttribute('height', height);
@@ -91,7 +91,7 @@
           svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 5, y: y(t) + 3, 'text-anchor': 'end',
             text: lib.fmt(t, yDef.tick_format || '.3g') }));
         });
-        svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left + 4, y: y0 + 9, text: yDef.label || '' }));
+        svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left, y: y0 - 8, text: yDef.label || '' }));
         series.forEach(function (s) {
           if (s.panel !== pi) return;
           var kind = s.def.kind || 'line', cls = 'cv-s' + s.color;
