@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     ap = argparse.ArgumentParser(prog="build.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small steps/image counts: same pipeline, for tests")
     ap.add_argument("--only", action="append", default=[], metavar="FIG",
-                    help="regenerate only figure FIG (repeatable); the others are taken from the cache")
+                    help="run only figure FIG when it is stale (always, with --force); repeatable; the "
+                         "others are taken from the cache as they are")
     ap.add_argument("--force", action="store_true", help="regenerate the selected figures even if cached")
     ap.add_argument("--serve", action="store_true",
                     help="serve the site on 127.0.0.1:PORT and rebuild when article/templates/assets/figures change")

@@ -16,6 +16,7 @@ import jinja2
 import markdown
 from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
+from markupsafe import Markup
 
 from sitegen.errors import BuildError, line_of
 from sitegen.math import MathError, MathExtension
@@ -142,7 +143,13 @@ def convert(text: str, path: Path, keys: set[str], first_line: int = 1) -> Conve
     if m:
         html, footnotes = html[:m.start()], m.group(0)
     html, slots = _apply_marks(html)
-    return Converted(html=html, toc=md.toc_tokens, slots=slots, footnotes=footnotes)
+    return Converted(html=html, toc=_toc(md.toc_tokens), slots=slots, footnotes=footnotes)
+
+
+def _toc(tokens: list[dict]) -> list[dict]:
+    """Return ToC entries whose `name` is Markup: Python-Markdown has already escaped it."""
+    return [{"id": t["id"], "name": Markup(t["name"]), "level": t["level"], "children": _toc(t["children"])}
+            for t in tokens]
 
 
 def _line(text: str, needle: str, first_line: int) -> int | None:

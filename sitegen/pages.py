@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from sitegen import citations, markdown
 from sitegen.errors import BuildError, display_path
 from sitegen.frontmatter import FrontMatter, split
 
+log = logging.getLogger("build")
 FIGURE_CALL_RE = re.compile(r"""\bfigure\(\s*["']([\w-]+)["']""")
 
 
@@ -127,6 +129,9 @@ def render_page(article, figures: dict[str, dict], scripts: dict, config, assets
     except jinja2.TemplateSyntaxError as e:
         raise BuildError(f"template syntax: {e.message}", e.filename, e.lineno) from None
     conv, placed = render_body(article, figures, macros)
+    for fig_id in set(figures) - {f["id"] for f in placed}:
+        log.warning("figure %s is not placed in the article (add {{ figure(%r) }} to %s)", fig_id, fig_id,
+                    display_path(article.path))
     meta, refs = article.meta, article.refs
     for f in placed:
         if f["provenance"]:

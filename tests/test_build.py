@@ -17,6 +17,7 @@ import yaml
 
 import build as build_cli
 from sitegen import cache
+from sitegen.errors import BuildError
 from sitegen.pipeline import build
 from sitegen.worker import MALLOC_ENV, worker_env
 from tests.conftest import FIXTURE_SITE, ROOT, build_site, site_config
@@ -218,6 +219,23 @@ def test_unknown_only_and_missing_template_exit_2(tmp_path, capsys):
     code, err = _run(_argv(tmp_path, FIXTURE_SITE, "--templates", str(templates)), capsys)
     assert code == 2 and "partials/macros.html: template 'partials/macros.html' not found" in err
     assert not (tmp_path / "public").exists()
+
+
+def test_photo_without_credits_and_unplaced_figure(tmp_path, caplog):
+    credits = json.loads((ROOT / "images" / "credits.json").read_text())
+    images = tmp_path / "root" / "images"
+    (images / "animals").mkdir(parents=True)
+    for name in ("cat", "panda"):
+        shutil.copy(ROOT / "images" / "animals" / f"{name}.jpg", images / "animals")
+    (images / "credits.json").write_text(json.dumps([c for c in credits if c["file"] != "animals/panda.jpg"]))
+    with pytest.raises(BuildError) as e:
+        build(site_config(tmp_path, root=tmp_path / "root", credits=images / "credits.json"))
+    assert "figure 'tiles': input images/animals/panda.jpg has no entry in" in str(e.value)
+    site = _copy_site(tmp_path)
+    md = site / "article" / "index.md"
+    md.write_text(md.read_text().replace('{{ figure("bands") }}', "").replace("{{ fig.bands.ref }}", "it"))
+    build(site_config(tmp_path, site))
+    assert "figure bands is not placed in the article" in caplog.text
 
 
 def test_figure_that_raises_in_a_worker_names_script_and_line(tmp_path, capsys):

@@ -20,9 +20,11 @@ def test_footnotes_are_split_off_with_their_refs_in_the_body():
 
 
 def test_toc_lists_h2_and_h3():
-    c = convert("## One\n\ntext\n\n### One a\n\n## Two\n\n#### deep\n", P, set())
+    c = convert("## One\n\ntext\n\n### One a\n\n## Two & more\n\n#### deep\n", P, set())
     assert [(t["name"], t["id"], [ch["name"] for ch in t["children"]]) for t in c.toc] == [
-        ("One", "one", ["One a"]), ("Two", "two", [])]
+        ("One", "one", ["One a"]), ("Two &amp; more", "two-more", [])]
+    from markupsafe import escape
+    assert escape(c.toc[1]["name"]) == "Two &amp; more"          # escaped once, not twice
 
 
 def test_aside_and_methods_blocks():
