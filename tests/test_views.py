@@ -45,7 +45,7 @@ def views_url(tmp_path_factory):
 def _load(probe):
     """Wait until every figure is mounted; return the page."""
     probe.page.wait_for_function("document.querySelectorAll('[data-figure]:not([data-mounted=pending])').length"
-                                 f" === {len(FIGURES) + 1} && !document.querySelector('[data-mounted=pending]')")
+                                 f" === {len(FIGURES) + 2} && !document.querySelector('[data-mounted=pending]')")
     return probe.page
 
 
@@ -128,9 +128,13 @@ def test_page_mounts_every_view_offline_and_reports_bad_data_once(open_page, vie
     box = page.locator("#fig-fx_broken .cv-error")
     assert box.is_visible() and "nope/missing" in box.inner_text()
     assert page.locator("#fig-fx_broken .cv-cell").count() == 2          # the rest of the figure still works
-    assert len(probe.errors) == 1 and "fx_broken" in probe.errors[0] and "nope/missing" in probe.errors[0]
+    malformed = page.locator("#fig-fx_malformed")
+    assert malformed.get_attribute("data-mounted") == "error"
+    assert "compare: data.options must be a non-empty list" in malformed.locator(".cv-error").inner_text()
+    assert sorted(e.split('"')[1] for e in probe.errors) == ["fx_broken", "fx_malformed"]   # one log each
+    assert "nope/missing" in " ".join(probe.errors)
     page.locator("#fig-fx_broken .cv-cell").nth(1).hover()                # the missing tile again: no new log
-    assert len(probe.errors) == 1
+    assert len(probe.errors) == 2
     assert probe.outside == []
     ARTIFACTS.mkdir(exist_ok=True)
     for fig in FIGURES:
@@ -346,7 +350,7 @@ def test_phone_taps_work_and_the_page_never_scrolls_sideways(open_page, views_ur
     page.locator("#fig-fx_chart circle.cv-pt").nth(2).tap()
     assert page.locator("#fig-fx_chart .cv-tooltip").is_visible()
     assert _no_overflow(page)
-    assert len(probe.errors) == 1 and "fx_broken" in probe.errors[0] and probe.outside == []
+    assert len(probe.errors) == 2 and probe.outside == []
     big = _car(page, "fx_grid").bounding_box()
     assert 100 <= big["width"] <= 224                              # a 224 px tile shown smaller by CSS
     ARTIFACTS.mkdir(exist_ok=True)
