@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import platform
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -51,6 +52,7 @@ def load_module(path: Path) -> ModuleType:
     name = f"caricature_figure_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module   # dataclasses and pickle look a class's module up here
     try:
         spec.loader.exec_module(module)
     except Exception as e:  # noqa: BLE001 -- a script may raise anything; report it as one line

@@ -190,10 +190,15 @@ def _break(site: Path, which: str) -> tuple[str, str]:
         script = site / "figures" / "bands.py"
         script.write_text(script.read_text().replace("    groups = {}\n", "    groups = {}\n    raise ValueError('boom')\n"))
         return f"bands.py:{_line(script, 'boom')}", "figure 'bands' failed: ValueError: boom"
+    if which == "script syntax":
+        script = site / "figures" / "tiles.py"
+        script.write_text(script.read_text().replace("    size = spec.params", "    size = (spec.params"))
+        return f"tiles.py:{_line(script, 'size = (spec')}", "importing the figure script failed: SyntaxError"
     raise AssertionError(which)
 
 
-@pytest.mark.parametrize("which", ["figure id", "citation", "front matter", "missing number", "figure raises"])
+@pytest.mark.parametrize("which", ["figure id", "citation", "front matter", "missing number", "figure raises",
+                                   "script syntax"])
 def test_bad_input_exits_2_with_one_line_and_keeps_the_old_site(tmp_path, capsys, which):
     site = _copy_site(tmp_path)
     assert _run(_argv(tmp_path, site), capsys)[0] == 0
