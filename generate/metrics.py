@@ -1,0 +1,43 @@
+"""How a caricature relates to its photo at its layer, on the un-transformed images at model size.
+
+cosine = cos(A_car, A_orig) over the whole H×W×C activation; gain = ⟨A_car, A_orig⟩ / ‖A_orig‖², the length
+of the caricature's activation projected on the original's, in units of the original's (> 1: more extreme).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generate.models.base import Model
+from generate.objectives import Objective, Rows
+from generate.render import Runner
+
+
+def compare(car: torch.Tensor | np.ndarray, orig: torch.Tensor | np.ndarray) -> dict[str, float]:
+    """Return cosine and gain of a caricature's activation against the original's (any equal shapes)."""
+    a = np.asarray(car.detach().cpu() if isinstance(car, torch.Tensor) else car, dtype=np.float64).ravel()
+    b = np.asarray(orig.detach().cpu() if isinstance(orig, torch.Tensor) else orig, dtype=np.float64).ravel()
+    dot, na, nb = float(a @ b), float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    return {"cosine": dot / (na * nb) if na > 0 and nb > 0 else 0.0, "gain": dot / nb**2 if nb > 0 else 0.0}
+
+
+@torch.no_grad()
+def evaluate(model: Model, objective: Objective, images: torch.Tensor,
+             originals: torch.Tensor | None = None) -> tuple[list[float], dict[str, Rows]]:
+    """Evaluate each term of `objective` on un-transformed images in float32; return values and activations.
+
+    The logical batch is `[originals…, images…]`, as in `optimize`.
+    """
+    device = next(model.stages.parameters()).device
+    layers = objective.layers
+    runner = Runner(model, layers)
+    acts = {name: Rows(name) for name in layers}
+    parts = [(0, images)] if originals is None else [(0, originals), (originals.shape[0], images)]
+    try:
+        for offset, part in parts:
+            out = runner(part.to(device, torch.float32), layers)
+            for name, t in out.items():
+                acts[name].add(t.float(), {offset + i: i for i in range(t.shape[0])})
+    finally:
+        runner.close()
+    return [float(v) for v in objective.values(acts)], acts

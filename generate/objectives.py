@@ -1,0 +1,145 @@
+"""Objectives: small callables of a dict of activations, with a `name`, combined with +, − and scalar *.
+
+Objectives are always maximized. `acts[layer]` is indexed by position in the logical batch
+`[original(s), caricatures…]` (a tensor, or the engine's `Rows` when some rows were dropped early); a term
+with `batch=None` reads every row. Each term records the layer and rows it reads so the engine can stop
+the forward pass at the deepest layer needed and drop a row once its layers are passed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+Acts = Mapping[str, torch.Tensor]
+
+
+class Rows:
+    """One layer's activations for the rows of the logical batch that reached it: `rows[i]` is row i."""
+
+    def __init__(self, layer: str):
+        self.layer = layer
+        self.parts: list[tuple[torch.Tensor, dict[int, int]]] = []
+
+    def add(self, tensor: torch.Tensor, index: dict[int, int]) -> None:
+        """Add a block of rows; `index` maps logical row → position in `tensor`."""
+        self.parts.append((tensor, index))
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        for tensor, index in self.parts:
+            if i in index:
+                return tensor[index[i]]
+        raise KeyError(f"row {i} was not computed at layer {self.layer!r}")
+
+    def full(self) -> torch.Tensor:
+        """Return every computed row stacked in logical order."""
+        pairs = sorted((i, t, k) for t, index in self.parts for i, k in index.items())
+        return torch.stack([t[k] for _, t, k in pairs])
+
+
+@dataclass(frozen=True)
+class Term:
+    """One objective term: `fn(acts)` is a scalar; it reads `layer` at `rows` (None = every row)."""
+    fn: Callable[[Acts], torch.Tensor]
+    name: str
+    layer: str
+    rows: tuple[int, ...] | None
+
+
+class Objective:
+    """A weighted sum of terms; calling it returns the scalar to maximize."""
+
+    def __init__(self, terms: list[tuple[float, Term]], name: str | None = None):
+        self.terms = terms
+        self.name = name or " + ".join(t.name if c == 1 else f"{c:g}·{t.name}" for c, t in terms)
+
+    def __call__(self, acts: Acts) -> torch.Tensor:
+        return sum(c * t.fn(acts) for c, t in self.terms)
+
+    def values(self, acts: Acts) -> list[torch.Tensor]:
+        """Return each weighted term's scalar, in order (their sum is the objective)."""
+        return [c * t.fn(acts) for c, t in self.terms]
+
+    @property
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys(t.layer for _, t in self.terms))
+
+    def __add__(self, other: Objective) -> Objective:
+        return Objective(self.terms + other.terms, f"{self.name} + {other.name}")
+
+    def __sub__(self, other: Objective) -> Objective:
+        return self + (-1.0) * other
+
+    def __mul__(self, k: float) -> Objective:
+        return Objective([(k * c, t) for c, t in self.terms], f"{k:g}·({self.name})")
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Objective:
+        return -1.0 * self
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name})"
+
+
+def objective(fn: Callable[[Acts], torch.Tensor], name: str, layer: str,
+              rows: tuple[int, ...] | None = None) -> Objective:
+    """Wrap a scalar function of the activations as a one-term objective."""
+    return Objective([(1.0, Term(fn, name, layer, rows))])
+
+
+def _rows(a: torch.Tensor | Rows, batch: int | None) -> torch.Tensor:
+    if batch is not None:
+        return a[batch][None]
+    return a.full() if isinstance(a, Rows) else a
+
+
+def dot_compare(layer: str, batch: int = 1, original: int = 0, cossim_pow: float = 0.0) -> Objective:
+    """lucid's caricature objective: dot·max(0.1, dot/(1e-6+‖A_opt‖))^cossim_pow, dot over H×W×C."""
+    def fn(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        dot = (opt * orig).sum()
+        if cossim_pow == 0:
+            return dot
+        cossim = torch.clamp(dot / (1e-6 + opt.norm()), min=0.1)
+        return dot * cossim ** cossim_pow
+    return objective(fn, f"dot_compare({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
+
+
+def channel(layer: str, channel: int, batch: int | None = None) -> Objective:
+    """Mean activation of one channel over positions (and over the batch when batch is None)."""
+    return objective(lambda acts: _rows(acts[layer], batch)[:, channel].float().mean(),
+                     f"channel({layer}, {channel})", layer, None if batch is None else (batch,))
+
+
+def neuron(layer: str, channel: int, x: int | None = None, y: int | None = None,
+           batch: int | None = None) -> Objective:
+    """Activation of one channel at one position (column x, row y; the centre by default)."""
+    def fn(acts: Acts) -> torch.Tensor:
+        a = _rows(acts[layer], batch)
+        h, w = a.shape[-2:]
+        return a[:, channel, h // 2 if y is None else y, w // 2 if x is None else x].float().mean()
+    return objective(fn, f"neuron({layer}, {channel})", layer, None if batch is None else (batch,))
+
+
+def direction(layer: str, vec: torch.Tensor, batch: int | None = None, cossim_pow: float = 0.0) -> Objective:
+    """Mean over positions of ⟨A_xy, vec⟩ (times max(0.1, cos)^cossim_pow, as lucid's direction)."""
+    def fn(acts: Acts) -> torch.Tensor:
+        a = _rows(acts[layer], batch).float()
+        v = vec.to(a.device, a.dtype).view(1, -1, 1, 1)
+        dot = (a * v).sum(1)
+        if cossim_pow == 0:
+            return dot.mean()
+        cos = dot / (1e-4 + a.norm(dim=1)) / (1e-4 + v.norm())
+        return (dot * torch.clamp(cos, min=0.1) ** cossim_pow).mean()
+    return objective(fn, f"direction({layer})", layer, None if batch is None else (batch,))
+
+
+def attribution_dot(layer: str, attr: torch.Tensor, batch: int = 1) -> Objective:
+    """Σ A_opt·attr over H×W×C, with attr (C, H, W) held constant: lucid's attribution caricature."""
+    def fn(acts: Acts) -> torch.Tensor:
+        a = acts[layer][batch].float()
+        return (a * attr.to(a.device, a.dtype)).sum()
+    return objective(fn, f"attribution_dot({layer}, {batch})", layer, (batch,))
+
