@@ -50,6 +50,11 @@
       figure.setAttribute('data-mounted', 'ok');
     } catch (err) {
       figure.setAttribute('data-mounted', 'error');
+      if (mount) {   // drop a half-built view; keep the error box
+        Array.prototype.slice.call(mount.children).forEach(function (child) {
+          if (!child.classList.contains('cv-error')) mount.removeChild(child);
+        });
+      }
       if (err instanceof lib.DataError) report(err.message);
       else report('the view failed: ' + (err && err.message), err);
     }

@@ -34,6 +34,12 @@
       s.color = lib.indexOf(uniqueKeys, s.def.key) % 6;
     });
 
+    var allX = [];
+    series.forEach(function (s) { s.points.forEach(function (p) { allX.push(p.x); }); });
+    var xLog = xs.scale === 'log';
+    if (xLog && allX.some(function (v) { return !(v > 0); })) {
+      throw new lib.DataError('chart: x.scale "log" needs every point\'s x > 0 (use "linear", or drop x = 0)');
+    }
     var svg = lib.s('svg', { class: 'cv-chart', role: 'group', 'aria-label': d.label || index.title || 'chart' });
     var tip = lib.h('div', { class: 'cv-tooltip', role: 'status', hidden: true });
     var box = lib.h('div', { class: 'cv-chart-box' }, [svg, tip]);
@@ -44,9 +50,6 @@
     var root = lib.h('div', { class: 'cv cv-chartview' }, [legend, box]);
     el.appendChild(root);
 
-    var allX = [];
-    series.forEach(function (s) { s.points.forEach(function (p) { allX.push(p.x); }); });
-    var xLog = xs.scale === 'log';
     var xDomain = categories ? [-0.5, categories.length - 0.5]
       : [xs.min !== undefined ? xs.min : Math.min.apply(null, allX), xs.max !== undefined ? xs.max : Math.max.apply(null, allX)];
     var pinned = null, entries = [], rover = null;
