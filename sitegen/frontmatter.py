@@ -12,7 +12,7 @@ from sitegen.errors import BuildError
 
 REQUIRED = ("title", "description", "authors", "date", "licence", "bibtex_key")
 OPTIONAL = ("acknowledgements", "contributions", "url", "journal", "repository")
-AUTHOR_KEYS = {"name", "url", "affiliation", "affiliations"}
+AUTHOR_KEYS = {"name", "url", "affiliation", "affiliations", "family"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -35,12 +35,29 @@ class Author:
     name: str
     url: str | None = None
     affiliations: tuple[Affiliation, ...] = ()
+    family: str | None = None      # family name when it is not the last word; "" for a group ("The X Authors")
+
+    @property
+    def is_group(self) -> bool:
+        return self.family == "" or (self.family is None and self.name.startswith("The "))
+
+    @property
+    def last(self) -> str:
+        """Return the family name (a group's whole name)."""
+        if self.is_group:
+            return self.name
+        return self.family or self.name.rpartition(" ")[2]
 
     @property
     def last_first(self) -> str:
-        """Return 'Last, First Middle' as BibTeX and citations want it."""
-        first, _, last = self.name.rpartition(" ")
-        return f"{last}, {first}" if first else last
+        """Return 'Last, First Middle' as citations want it (a group's name as it is)."""
+        first = self.name.removesuffix(self.last).strip()
+        return f"{self.last}, {first}" if first and not self.is_group else self.last
+
+    @property
+    def bibtex(self) -> str:
+        """Return the name as a BibTeX author: 'Last, First', or a group in braces."""
+        return "{" + self.name + "}" if self.is_group else self.last_first
 
 
 @dataclass(frozen=True)
@@ -133,5 +150,8 @@ def _authors(value, fail) -> tuple[Author, ...]:
                 parsed.append(Affiliation(f["name"], f.get("url")))
             else:
                 raise fail(f"affiliation {f!r} of {a['name']}: give text or {{name, url}}", "authors")
-        out.append(Author(a["name"], a.get("url"), tuple(parsed)))
+        family = a.get("family")
+        if family is not None and (not isinstance(family, str) or (family and not a["name"].endswith(family))):
+            raise fail(f"author {a['name']!r}: family must be the end of name, or '' for a group", "authors")
+        out.append(Author(a["name"], a.get("url"), tuple(parsed), family))
     return tuple(out)

@@ -111,7 +111,7 @@ def cite_this(meta: FrontMatter) -> tuple[str, str]:
     text = f"{who}, {meta.date.year}. {meta.title}. {meta.journal or ''}".strip().rstrip(".") + "."
     if meta.url:
         text += f" {meta.url}"
-    fields = {"author": " and ".join(names), "title": meta.title, "journal": meta.journal,
+    fields = {"author": " and ".join(a.bibtex for a in meta.authors), "title": meta.title, "journal": meta.journal,
               "year": str(meta.date.year), "url": meta.url}
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
     return text, f"@{'article' if meta.journal else 'misc'}{{{meta.bibtex_key},\n{body}\n}}"
@@ -159,6 +159,6 @@ def render_page(article, figures: dict[str, dict], scripts: dict, config, assets
 
 
 def _short_cite(meta: FrontMatter) -> str:
-    last = [a.last_first.split(",")[0] for a in meta.authors]
+    last = [a.last for a in meta.authors]
     who = last[0] if len(last) == 1 else f"{last[0]} & {last[1]}" if len(last) == 2 else f"{last[0]} et al."
     return html.unescape(f"{who}, {meta.date.year}")

@@ -39,7 +39,7 @@ def test_parses_fields_authors_and_body_line():
     assert [(f.name, f.url) for f in fm.authors[0].affiliations] == [("Analytical Engines", None),
                                                                      ("Royal Society", "https://example.org/rs")]
     assert fm.authors[1].affiliations[0].name == "Université de Test"
-    assert fm.authors[0].last_first == "Lovelace, Ada King"
+    assert fm.authors[0].last_first == "Lovelace, Ada King" and fm.authors[0].bibtex == "Lovelace, Ada King"
     assert fm.acknowledgements == "Thanks." and fm.contributions == ""
     assert body.lstrip().startswith("## Body")
     assert GOOD.splitlines()[line - 1] == "" and GOOD.splitlines()[line] == "## Body"
@@ -90,6 +90,17 @@ def test_bad_author_entry():
     bad = GOOD.replace("    affiliation: Université de Test", "    affil: Université de Test")
     e = _error(bad)
     assert e.line == _line_of(bad, "authors:") and "affiliations" in e.message
+
+
+def test_family_names_and_groups():
+    text = GOOD.replace("  - name: Émile Zola\n", "  - name: Ludwig van Beethoven\n    family: van Beethoven\n"
+                        "  - name: The Caricatures Authors\n  - name: Émile Zola\n")
+    fm, _, _ = parse(text, P)
+    ludwig, group = fm.authors[1], fm.authors[2]
+    assert (ludwig.last, ludwig.last_first) == ("van Beethoven", "van Beethoven, Ludwig")
+    assert (group.last, group.last_first, group.bibtex) == ("The Caricatures Authors",) * 2 + (
+        "{The Caricatures Authors}",)
+    assert _error(text.replace("family: van Beethoven", "family: Bach")).line == _line_of(text, "authors:")
 
 
 def test_unclosed_block_and_non_mapping():
