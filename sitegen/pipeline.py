@@ -86,7 +86,7 @@ def _make(stale: list[FigureScript], site: Site, config: BuildConfig) -> None:
     if not stale:
         return
     fractions = {s.id: 0.0 for s in stale}
-    bar = tqdm(total=len(stale), unit="fig", desc="figures", disable=not config.progress or None,
+    bar = tqdm(total=len(stale), unit="fig", desc="figures", disable=None if config.progress else True,
                bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def progress(fig_id: str, done: float, total: float) -> None:

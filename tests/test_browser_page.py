@@ -28,6 +28,31 @@ def test_page_loads_clean_and_stays_inside_its_folder(open_page, site_url):
     page.screenshot(path=str(ARTIFACTS / "page-desktop.png"), full_page=True)
 
 
+BOX = "(s) => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.right]; }"
+
+
+@pytest.mark.parametrize("width", [1280, 1100, 900])
+def test_layout_columns_at_desktop_widths(open_page, site_url, width):
+    page = open_page(site_url + "index.html", viewport={"width": width, "height": 900}).page
+    text = page.evaluate(BOX, ".d-article > p")
+    wide = page.evaluate(BOX, "figure.l-page")
+    body = page.evaluate(BOX, "figure.l-body")
+    aside = page.evaluate(BOX, ".d-article > aside")
+    assert wide[1] > text[1] and (wide[0] < text[0] if width >= 1000 else wide[0] == text[0])  # Distill's grid
+    assert abs(body[0] - text[0]) < 1 and abs(body[1] - text[1]) < 1    # l-body is the text column
+    assert aside[0] >= text[1] and aside[1] <= width                    # the aside sits in the right gutter
+    assert 450 <= text[1] - text[0] <= 720                              # a readable measure
+
+
+def test_print_hides_previews_and_toc(open_page, site_url):
+    page = open_page(site_url + "index.html", viewport={"width": 1000, "height": 800}).page
+    page.emulate_media(media="print")
+    assert page.evaluate("getComputedStyle(document.querySelector('nav.toc')).display") == "none"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "page.pdf"))
+    assert (ARTIFACTS / "page.pdf").stat().st_size > 10_000
+
+
 def test_citation_preview_on_hover_and_focus(open_page, site_url):
     page = open_page(site_url + "index.html", viewport={"width": 1280, "height": 900}).page
     card = page.locator("#hover-card")
