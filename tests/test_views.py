@@ -299,6 +299,15 @@ def test_classes_show_attribution_caricature_and_map(open_page, views_url):
     classes.nth(5).focus()
     page.keyboard.press("ArrowUp")
     assert _shows(car, index, "car/4") and _shows(overlay, index, "attr/4") and _focus_ring(page)
+    checkbox = page.locator("#fig-fx_classes input[type=checkbox]")
+    checkbox.uncheck()
+    assert not overlay.is_visible()
+    classes.nth(4).focus()
+    page.keyboard.press("Shift+Tab")                              # keyboard focus on the caricature peeks …
+    assert page.evaluate("document.activeElement.classList.contains('cv-hot')") and overlay.is_visible()
+    page.keyboard.press("Enter")                                  # … and Enter keeps the map on
+    page.keyboard.press("Tab")
+    assert checkbox.is_checked() and overlay.is_visible()
 
 
 def test_chart_tooltips_on_hover_and_keyboard(open_page, views_url):
