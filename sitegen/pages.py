@@ -17,6 +17,7 @@ from sitegen.frontmatter import FrontMatter, split
 
 log = logging.getLogger("build")
 FIGURE_CALL_RE = re.compile(r"""\bfigure\(\s*["']([\w-]+)["']""")
+INCLUDE_RE = re.compile(r"""\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}""")
 
 
 class MissingMetrics(dict):
@@ -53,9 +54,17 @@ def number_figures(text: str, ids: list[str]) -> dict[str, int]:
     return {fig_id: n + 1 for n, fig_id in enumerate(order)}
 
 
+def with_includes(text: str, folder: Path, depth: int = 0) -> str:
+    """Return the text with each `{% include "file" %}` replaced by that file's text (for numbering only)."""
+    def inline(m: re.Match) -> str:
+        path = folder / m.group(1)
+        return with_includes(path.read_text(encoding="utf-8"), folder, depth + 1) if path.is_file() else ""
+    return text if depth > 8 else INCLUDE_RE.sub(inline, text)
+
+
 def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Converted, list[dict]]:
     """Expand and convert the article body; return it (figures in place) and the placed figures in order."""
-    numbers = number_figures(article.text, list(figures))
+    numbers = number_figures(with_includes(article.text, article.path.parent), list(figures))
     fig = {i: FigureVars(i, numbers[i], idx["metrics"] if not idx.get("missing") else MissingMetrics(),
                          idx.get("data", {})) for i, idx in figures.items()}
     placed: dict[str, dict] = {}
