@@ -188,7 +188,7 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
                 with torch.no_grad():
                     snaps[step] = to_numpy(image_fn())
             if progress is not None:
-                progress(step, steps, float(total))
+                progress(step, steps, float(total.detach()))
         with torch.no_grad():
             final = image_fn()
         _check_image(final, steps, plan)

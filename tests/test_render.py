@@ -1,0 +1,94 @@
+"""The optimization loop on a tiny model: planning, truncation and row dropping leave values and gradients
+unchanged, the objective rises, runs are deterministic, non-finite values raise naming step and layer."""
+import numpy as np
+import pytest
+import torch
+
+from generate.objectives import Objective, channel, dot_compare, objective
+from generate.param import image_param
+from generate.prepare import prepare_model
+from generate.render import Runner, optimize, plan_batch
+from generate.transforms import build_transforms
+from tests.engine_models import tiny_model
+
+
+def caricature_objective(layers, n_orig=1):
+    terms = [dot_compare(name, n_orig + i, 0) for i, name in enumerate(layers)]
+    return Objective([t for o in terms for t in o.terms])
+
+
+def test_plan_orders_rows_deepest_first_and_counts_alive():
+    model = tiny_model()
+    plan = plan_batch(model, caricature_objective(["stem", "res", "down", "res.branch"]), 1, 4)
+    assert plan.order[:2] == [1, 3] and plan.order[2:] == [2, 0]
+    assert plan.alive == [4, 3, 2]
+    assert plan.row_layer == ["stem", "res", "down", "res.branch"]
+    assert plan.original_layers == ["stem", "res", "down", "res.branch"]
+    with pytest.raises(ValueError, match="reads row 5"):
+        plan_batch(model, dot_compare("res", 5, 0), 1, 4)
+
+
+def test_dropping_rows_keeps_values_and_gradients():
+    model = prepare_model(tiny_model())
+    layers = ["res", "res.branch", "down", "stem"]  # rows already deepest first
+    plan = plan_batch(model, caricature_objective(layers), 1, 4)
+    x = torch.rand(4, 3, 32, 32)
+    grads = []
+    for alive in (plan.alive, None):
+        xi = x.clone().requires_grad_(True)
+        out = Runner(model, layers)(xi, layers, alive)
+        loss = sum((out[name][i] ** 2).sum() for i, name in enumerate(layers))
+        loss.backward()
+        grads.append(xi.grad)
+        if alive is not None:
+            assert [out[n].shape[0] for n in layers] == [2, 2, 3, 4]
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def run(model, layers, steps=6, seed=0, **kw):
+    photo = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    param = image_param("fft", 32, len(layers), seed=seed)
+    return optimize(model, caricature_objective(layers), param, build_transforms("standard", 32, seed), steps,
+                    originals=photo, precision="fp32", **kw)
+
+
+def test_objective_rises_and_snapshots():
+    out = run(tiny_model(), ["down", "res"], steps=30, snapshots=(0, 10, 30), lr=0.1)
+    assert out.images.shape == (2, 32, 32, 3) and out.history.shape == (30, 2)
+    assert (out.history[-5:].mean(0) > out.history[:5].mean(0)).all()
+    assert sorted(out.snapshots) == [0, 10, 30]
+    np.testing.assert_array_equal(out.snapshots[30], out.images)
+
+
+def test_same_seed_same_pixels():
+    a, b = run(tiny_model(), ["stem", "res"], seed=3), run(tiny_model(), ["stem", "res"], seed=3)
+    c = run(tiny_model(), ["stem", "res"], seed=4)
+    np.testing.assert_array_equal(a.images, b.images)
+    assert not np.array_equal(a.images, c.images)
+
+
+def test_nan_objective_names_step_and_layer():
+    model = tiny_model()
+    calls = []
+
+    def fn(acts):
+        calls.append(1)
+        return acts["down"][0].sum() * (float("nan") if len(calls) >= 3 else 1.0)
+
+    bad = channel("res", 0, 0) + objective(fn, "exploding", "down", (0,))
+    with pytest.raises(RuntimeError, match=r"step 3: objective term exploding at layer down is nan"):
+        optimize(model, bad, image_param("fft", 32, 1), build_transforms(None, 32), 5, precision="fp32")
+
+
+def test_nan_image_names_step_and_layer():
+    params, image_fn = image_param("pixel", 32, 2)
+    with torch.no_grad():
+        params[0][1, 0, 3, 3] = float("nan")
+    with pytest.raises(RuntimeError, match=r"step 1: image row 1 \(layer res\) has non-finite pixels"):
+        optimize(tiny_model(), caricature_objective(["down", "res"]), (params, image_fn),
+                 build_transforms(None, 32), 2, originals=torch.rand(1, 3, 32, 32), precision="fp32")
+
+
+def test_rejects_non_positive_steps():
+    with pytest.raises(ValueError, match="steps must be positive"):
+        run(tiny_model(), ["res"], steps=0)
