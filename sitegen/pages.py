@@ -35,6 +35,7 @@ class FigureVars:
     number: int
     metrics: dict
     data: dict
+    provenance: dict
 
     @property
     def ref(self) -> Markup:
@@ -66,7 +67,8 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
     """Expand and convert the article body; return it (figures in place) and the placed figures in order."""
     numbers = number_figures(with_includes(article.text, article.path.parent), list(figures))
     fig = {i: FigureVars(i, numbers[i], idx["metrics"] if not idx.get("missing") else MissingMetrics(),
-                         idx.get("data", {})) for i, idx in figures.items()}
+                         idx.get("data", {}), idx.get("provenance") or {}) for i, idx in figures.items()}
+    build = {"figure_seconds": sum((idx.get("provenance") or {}).get("wall_time_s", 0) for idx in figures.values())}
     placed: dict[str, dict] = {}
     keys = set(article.refs)
 
@@ -84,7 +86,8 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
                           "provenance": idx.get("provenance")}
         return f"\n\n%%figure:{fig_id}%%\n\n"
 
-    expanded = markdown.expand(article.path, {"fig": fig, "meta": article.meta}, {"figure": place})
+    expanded = markdown.expand(article.path, {"fig": fig, "meta": article.meta, "build": build},
+                              {"figure": place})
     _, body, body_line = split(expanded, article.path)
     conv = markdown.convert(body, article.path, keys, body_line)
     conv.html = markdown.MARK_RE.sub(lambda m: macros.figure(placed[m.group(2)]) if m.group(1) == "figure"
