@@ -203,6 +203,7 @@ def run_caricature(args, argv: list[str]) -> int:
     from generate.caricature import make_caricatures
     from generate.images import PhotoError, load_photo
     from generate.models import list_models, load_model
+    from generate.prepare import bf16_supported, default_device
     if args.model not in list_models():
         raise UsageError(f"unknown model {args.model!r}; valid: {', '.join(list_models())}")
     if args.steps < 1:
@@ -215,6 +216,9 @@ def run_caricature(args, argv: list[str]) -> int:
         raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
+    if args.precision == "bf16" and not bf16_supported(args.device or default_device()):
+        raise UsageError("--precision bf16: this device has no native bf16 (it would run many times slower); "
+                         "use --precision auto or fp32")
     check_out(args.out)
     model = load_model(args.model)
     size = args.size or model.input_size
@@ -224,20 +228,22 @@ def run_caricature(args, argv: list[str]) -> int:
         raise UsageError(str(e)) from None
     layers = select_layers(model, args.layers)
     target, iterate, layers = resolve_attribution(model, args, layers)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-        bar = tqdm(total=args.steps, desc=f"{len(layers)} caricatures", unit="step", file=sys.stderr)
+    bars = []
+
     def progress(step: int, total: int, value: float) -> None:
-        bar.update(1)
+        if not bars:  # created at the first step, so errors before the run print one line only
+            from tqdm import tqdm
+            bars.append(tqdm(total=total, desc=f"{len(layers)} caricatures", unit="step", file=sys.stderr))
+        bars[0].update(1)
+        bars[0].set_postfix(objective=f"{value:.4g}", refresh=False)
     try:
         result = make_caricatures(model, photo, layers, steps=args.steps, cossim_pow=args.cossim_pow,
                                   seed=args.seed, lr=args.lr, param=args.param,
                                   transforms=None if args.transforms == "none" else args.transforms,
                                   attribution=target, iterate=iterate, size=size, device=args.device,
-                                  precision=args.precision, progress=progress if bar else None)
+                                  precision=args.precision, progress=None if args.quiet else progress)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     write_run(args.out, result, model, args.photo, argv)
     print(f"wrote {len(layers)} caricatures to {args.out}/ ({result.settings['seconds']:.1f} s)")
@@ -255,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_caricature(args, argv)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except (ValueError, KeyError) as e:  # the engine's own argument checks
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return USAGE_ERROR
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 
 import torch
@@ -38,21 +39,69 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     return precision
 
 
+def _is_depthwise(m: nn.Conv2d) -> bool:
+    return m.groups > 1 and m.groups == m.in_channels == m.out_channels
+
+
 def _stride1_subsample(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
                        bias: torch.Tensor | None) -> torch.Tensor:
     # Output i of a stride-2 conv is output 2i of the same conv at stride 1, for any padding.
     return F.conv2d(x, weight, bias, 1, self.padding, self.dilation, self.groups)[..., ::2, ::2]
 
 
+def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
+    total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def _same_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    # TensorFlow SAME padding without F.pad's padded copy: pad both sides by the far side's amount and,
+    # where the near side needs one pixel less, give the kernel a leading zero row/column (exact).
+    (ha, hb), (wa, wb) = (_same_pads(x.shape[-2], self.kernel_size[0], self.stride[0]),
+                          _same_pads(x.shape[-1], self.kernel_size[1], self.stride[1]))
+    ext = (hb - ha, wb - wa)
+    if ext not in self._same_weights:
+        w = F.pad(self.weight, (ext[1], 0, ext[0], 0))
+        self._same_weights[ext] = w.contiguous(memory_format=torch.channels_last) if self._same_cl else w
+    w = self._same_weights[ext]
+    if self._same_split:
+        return F.conv2d(x, w, self.bias, 1, (hb, wb), self.dilation, self.groups)[..., ::2, ::2]
+    return F.conv2d(x, w, self.bias, self.stride, (hb, wb), self.dilation, self.groups)
+
+
+def _same_conv_class() -> type | None:
+    try:
+        from generate.models.efficientnet_lite import SameConv2d
+    except ImportError:
+        return None
+    return SameConv2d
+
+
+def patch_convs(stages: nn.Module, same_padding: bool = True, split_depthwise: bool = False,
+                channels_last: bool = True) -> dict[str, int]:
+    """Speed up strided convs in place (exact): with same_padding, SAME-padded ones pad inside the conv
+    instead of copying; with split_depthwise, stride-2 depthwise convs run at stride 1 then [..., ::2, ::2].
+
+    Returns how many convs got each change.
+    """
+    same, counts = _same_conv_class(), {"same": 0, "split": 0}
+    for m in stages.modules():
+        if not isinstance(m, nn.Conv2d) or m.stride == (1, 1) or m.padding_mode != "zeros":
+            continue
+        split = split_depthwise and _is_depthwise(m) and m.stride == (2, 2)
+        if same_padding and same is not None and isinstance(m, same):
+            m._same_weights, m._same_cl, m._same_split = {}, channels_last, split
+            m.forward = types.MethodType(_same_forward, m)
+            counts["same"] += 1
+        elif split:
+            m._conv_forward = types.MethodType(_stride1_subsample, m)
+        counts["split"] += split
+    return counts
+
+
 def split_strided_depthwise(stages: nn.Module) -> int:
     """Run every stride-2 depthwise conv as stride 1 then [..., ::2, ::2]; return how many were changed."""
-    n = 0
-    for m in stages.modules():
-        if (isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
-                and m.stride == (2, 2) and m.padding_mode == "zeros"):
-            m._conv_forward = types.MethodType(_stride1_subsample, m)
-            n += 1
-    return n
+    return patch_convs(stages, same_padding=False, split_depthwise=True)["split"]
 
 
 def fold(model: Model) -> Model:
@@ -65,14 +114,13 @@ def fold(model: Model) -> Model:
 
 
 def prepare_model(model: Model, device: str | torch.device = "cpu", precision: str = "fp32",
-                  *, fold_bn: bool = True, channels_last: bool = True) -> Model:
+                  *, fold_bn: bool = True, channels_last: bool = True, same_padding: bool = True) -> Model:
     """Return a frozen eval-mode copy of `model` on `device`, folded and laid out for speed."""
     fast = fold(model) if fold_bn else dataclasses.replace(model, stages=copy.deepcopy(model.stages))
     stages = fast.stages.to(device).eval().requires_grad_(False)
     if channels_last:
         stages = stages.to(memory_format=torch.channels_last)
-    if precision == "bf16" and torch.device(device).type == "cpu":
-        split_strided_depthwise(stages)
+    patch_convs(stages, same_padding, precision == "bf16" and torch.device(device).type == "cpu", channels_last)
     meta = {**fast.meta, "prepared": {"device": str(device), "precision": precision, "folded": fold_bn,
-                                      "channels_last": channels_last}}
+                                      "channels_last": channels_last, "same_padding": same_padding}}
     return dataclasses.replace(fast, stages=stages, meta=meta)

@@ -124,12 +124,13 @@ def _check_values(values: list[torch.Tensor], objective: Objective, step: int) -
 def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor], ImageFn],
              transforms: RandomTransform | Identity, steps: int, *, originals: torch.Tensor | None = None,
              lr: float = 0.05, snapshots: Sequence[int] = (), precision: str = "auto",
-             progress: Progress | None = None) -> Render:
+             progress: Progress | None = None, drop_rows: bool = True) -> Render:
     """Maximize `objective` over the parametrized images with Adam for `steps` steps.
 
     param: `(params, image_fn)`; its device is the run's device. originals: (P, 3, H, W) in [0, 1], rows
     0…P−1 of the logical batch. precision: "fp32", "bf16" or "auto" (bf16 where the hardware has it).
     Raises RuntimeError naming the step and layer if the objective or the image stops being finite.
+    drop_rows=False runs every row to the deepest layer (for measuring what dropping saves).
     """
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -173,7 +174,7 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
             if plan.layers:
                 x = transforms(img.index_select(0, order), draw).contiguous(memory_format=layout)
                 with autocast:
-                    out = runner(x, plan.layers, plan.alive)
+                    out = runner(x, plan.layers, plan.alive if drop_rows else None)
                 for name, t in out.items():
                     acts[name].add(t, {n_orig + plan.order[k]: k for k in range(t.shape[0])})
             values = objective.values(acts)

@@ -40,6 +40,7 @@ def bad_cases(tmp_path, tiny_png):
         "bad iterate": ([PHOTO, "--iterate", "block2"], "must be START:END"),
         "iterate upward": ([PHOTO, "--iterate", "block2:block7"], "START must be the deeper layer"),
         "late layer": ([PHOTO, "--attribution", "block4", "--layers", "block7"], "comes after"),
+        "iterate past target": ([PHOTO, "--attribution", "block4", "--iterate", "block7:block2"], "comes after"),
         "versus alone": ([PHOTO, "--versus", "tabby"], "--versus needs --attribution"),
         "bad device": ([PHOTO, "--device", "tpu"], "--device must be cpu or cuda"),
     }
@@ -54,6 +55,14 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, tiny_png, capsys):
         assert code == 2, name
         assert err.count("\n") == 1 and err.startswith("error: ") and message in err, (name, err)
         assert not out.exists() and not (tmp_path / "out").exists(), name
+
+
+def test_bf16_refused_where_the_cpu_lacks_it(tmp_path, capsys):
+    from generate.prepare import bf16_supported
+    if bf16_supported("cpu"):
+        pytest.skip("this CPU has native bf16")
+    assert main(["caricature", PHOTO, "--out", str(tmp_path / "o"), "--precision", "bf16"]) == 2
+    assert "no native bf16" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_out_that_is_a_file_or_foreign_directory(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from generate.prepare import prepare_model, resolve_precision, split_strided_depthwise
+from generate.prepare import patch_convs, prepare_model, resolve_precision, split_strided_depthwise
 from generate.render import Runner
 from tests.engine_models import tiny_model
 
@@ -54,3 +54,30 @@ def test_resolve_precision():
     assert resolve_precision("auto", "cpu") in ("fp32", "bf16")
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision("fp8", "cpu")
+
+
+@pytest.mark.parametrize("size", [14, 15, 56, 57])
+@pytest.mark.parametrize("k,groups,split", [(3, 6, False), (5, 6, False), (3, 1, False), (3, 6, True), (5, 6, True)])
+def test_same_padding_in_the_conv_is_exact(size, k, groups, split):
+    from generate.models.efficientnet_lite import SameConv2d
+    conv = SameConv2d(6, 6, k, 2, groups=groups)
+    x = torch.randn(2, 6, size, size + 1)
+    want = conv(x)
+    counts = patch_convs(nn.Sequential(conv), split_depthwise=split, channels_last=False)
+    assert counts["same"] == 1 and counts["split"] == (split and groups == 6)
+    got = conv(x)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_prepared_lite0_matches_the_zoo_model():
+    from generate.models import load_model
+    model = load_model("efficientnet_lite0")
+    x = torch.rand(2, 3, 64, 64)
+    layers = ["stem", "block1", "block3", "block6.branch", "block11", "logits"]
+    want = model.activations(x, layers)
+    for precision in ("fp32", "bf16"):  # bf16 here only changes how strided depthwise convs are computed
+        got = Runner(prepare_model(model, "cpu", precision), layers)(x, layers)
+        for name in layers:
+            torch.testing.assert_close(got[name], want[name], rtol=1e-3, atol=1e-3)

@@ -1,0 +1,248 @@
+"""Benchmark the caricature engine against a naive port, side by side on one photo (REFERENCE §5).
+
+    .venv/bin/python bench/bench_engine.py                    # ~3 min: 3 interleaved rounds of 32 steps
+    .venv/bin/python bench/bench_engine.py --steps 128 --rounds 5 --ablation
+
+Both make one caricature per layer (EfficientNet-Lite0, the 7 stage-end blocks, 224 px, lucid's recipe).
+The naive one is a straightforward lucent-style port written below: one caricature per layer run one after
+another (batch [original, caricature]), the full network to the logits, NCHW float32, weights left with
+requires_grad=True, lucid's transforms step by step. Prints caricature-steps/s for both (medians of
+interleaved rounds), their ratio, each layer's final objective (dot_compare on the un-transformed images,
+float32) and their relative difference, and achieved GFLOP/s against this machine's measured matmul peak.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from generate.runtime import ensure_malloc_env
+
+if __name__ == "__main__":
+    ensure_malloc_env()
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from generate.images import load_photo
+from generate.metrics import evaluate
+from generate.models import load_model
+from generate.objectives import Objective, dot_compare
+from generate.param import image_param
+from generate.prepare import prepare_model, resolve_precision
+from generate.render import optimize
+from generate.transforms import build_transforms
+
+PHOTO = Path(__file__).resolve().parents[1] / "images/objects/coffee.jpg"
+COLOR = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+
+
+# --- the naive port --------------------------------------------------------------------------------------
+
+def naive_image(size: int, gen: torch.Generator):
+    """lucent's fft_image + to_valid_rgb, for one image."""
+    spectrum = (0.01 * torch.randn(1, 3, size, size // 2 + 1, 2, generator=gen)).requires_grad_(True)
+    fy = torch.fft.fftfreq(size)[:, None]
+    fx = torch.fft.rfftfreq(size)[None, :]
+    scale = 1.0 / torch.maximum(torch.sqrt(fx * fx + fy * fy), torch.tensor(1.0 / size))
+    color = COLOR / COLOR.norm(dim=0).max()
+
+    def image():
+        t = torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=(size, size), norm="ortho") / 4
+        t = torch.einsum("ij,bjhw->bihw", color, t)
+        return torch.sigmoid(t)
+    return spectrum, image
+
+
+def naive_transform(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """lucid's standard transforms one after another, then a centred crop/pad to the model size."""
+    def pick(options):
+        return options[int(torch.randint(len(options), (1,), generator=gen))]
+    x = F.pad(x, (12, 12, 12, 12), value=0.5)
+    for d in (8,):
+        oy, ox = pick(range(d + 1)), pick(range(d + 1))
+        x = x[..., oy:oy + x.shape[-2] - d, ox:ox + x.shape[-1] - d]
+    s = pick([1 + (i - 5) / 50 for i in range(11)])
+    x = F.interpolate(x, size=(int(s * x.shape[-2]), int(s * x.shape[-1])), mode="bilinear", align_corners=False)
+    a = math.radians(pick(list(range(-10, 11)) + [0] * 5))
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])[None]
+    grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+    x = F.grid_sample(x - 0.5, grid, align_corners=False) + 0.5
+    oy, ox = pick(range(5)), pick(range(5))
+    x = x[..., oy:oy + x.shape[-2] - 4, ox:ox + x.shape[-1] - 4]
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    if top >= 0:
+        return x[..., top:top + size, left:left + size]
+    return F.pad(x, (-left, size - x.shape[-1] + left, -top, size - x.shape[-2] + top), value=0.5)
+
+
+def naive_caricature(model, photo: torch.Tensor, layer: str, steps: int, seed: int) -> torch.Tensor:
+    """One caricature at one layer: full network to the logits, weights with gradients, NCHW float32."""
+    gen = torch.Generator().manual_seed(seed)
+    spectrum, image = naive_image(photo.shape[-1], gen)
+    opt = torch.optim.Adam([spectrum], lr=0.05)
+    lay = model.layer(layer)
+    for _ in range(steps):
+        opt.zero_grad()
+        x = naive_transform(torch.cat([photo[None], image()]), photo.shape[-1], gen)
+        acts = model.activations(x, [layer, "logits"])  # to the logits, as a full forward would
+        a = acts[lay.name]
+        (-(a[0].detach() * a[1]).sum()).backward()
+        opt.step()
+    return image().detach()
+
+
+# --- measurement -----------------------------------------------------------------------------------------
+
+def matmul_peak(dtype=torch.float32, n=2048, reps=5) -> float:
+    """Best GFLOP/s of an n×n matmul on this machine with torch's threads."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def engine_run(model, photo, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True):
+    """Run the engine once; return (seconds, images (L, 3, S, S))."""
+    objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
+    param = image_param("fft", photo.shape[-1], len(layers), seed=seed)
+    trans = build_transforms("standard", photo.shape[-1], seed + 1, fast=transforms_fast)
+    r = optimize(model, objective, param, trans, steps, originals=photo[None], precision=precision,
+                 drop_rows=drop_rows)
+    return r.seconds, torch.from_numpy(r.images).permute(0, 3, 1, 2)
+
+
+def naive_run(model, photo, layers, steps, seed):
+    t = time.perf_counter()
+    images = torch.cat([naive_caricature(model, photo, n, steps, seed * 100 + i) for i, n in enumerate(layers)])
+    return time.perf_counter() - t, images
+
+
+def objectives(exact, photo, layers, images) -> list[float]:
+    objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
+    return evaluate(exact, objective, images, photo[None])[0]
+
+
+def count_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=32, help="optimization steps per run (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--size", type=int, default=None, help="image size (default: the model's)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--ablation", action="store_true", help="also time the engine with one optimization "
+                   "turned off at a time")
+    p.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    torch.manual_seed(0)
+    base = load_model(args.model)
+    size = args.size or base.input_size
+    layers = list(base.meta["stage_ends"])
+    photo = load_photo(PHOTO, size)
+    precision = resolve_precision(args.precision, "cpu")
+    fast = prepare_model(base, "cpu", precision)
+    exact = prepare_model(base, "cpu", "fp32")
+    if args.engine_only:
+        engine_run(fast, photo, layers, 2, 0, precision)
+        times = [engine_run(fast, photo, layers, args.steps, 0, precision)[0] for _ in range(args.rounds)]
+        print(f"engine-only {len(layers) * args.steps / statistics.median(times):.2f}")
+        return
+    naive_model = load_model(args.model)
+    naive_model.stages.requires_grad_(True)
+    print(f"{args.model}, {size} px, layers {', '.join(layers)}, {args.steps} steps × {args.rounds} rounds, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, engine precision {precision}, "
+          f"malloc tuned: {'MALLOC_TOP_PAD_' in os.environ}")
+    peak = matmul_peak()
+    print(f"matmul peak: {peak:.0f} GFLOP/s fp32")
+    engine_run(fast, photo, layers, 2, 0, precision)  # warm-up: oneDNN primitive caches
+    naive_caricature(naive_model, photo, layers[0], 1, 0)
+    e_times, n_times, e_obj, n_obj = [], [], [], []
+    for r in range(args.rounds):
+        runs = [("engine", lambda r=r: engine_run(fast, photo, layers, args.steps, r, precision)),
+                ("naive", lambda r=r: naive_run(naive_model, photo, layers, args.steps, r))]
+        for name, run in runs if r % 2 == 0 else runs[::-1]:
+            seconds, images = run()
+            (e_times if name == "engine" else n_times).append(seconds)
+            (e_obj if name == "engine" else n_obj).append(objectives(exact, photo, layers, images))
+        print(f"round {r + 1}: engine {len(layers) * args.steps / e_times[-1]:.2f}, "
+              f"naive {len(layers) * args.steps / n_times[-1]:.2f} caricature-steps/s", flush=True)
+    cs = len(layers) * args.steps
+    e_rate, n_rate = cs / statistics.median(e_times), cs / statistics.median(n_times)
+    print(f"\ncaricature-steps/s (median of {args.rounds}): engine {e_rate:.2f}, naive {n_rate:.2f}, "
+          f"ratio {e_rate / n_rate:.2f}×")
+    print("\nfinal objective per layer (mean over rounds; dot_compare on un-transformed images):")
+    diffs = []
+    for i, name in enumerate(layers):
+        e, n = statistics.mean(o[i] for o in e_obj), statistics.mean(o[i] for o in n_obj)
+        diffs.append((e - n) / abs(n))
+        print(f"  {name:<8} engine {e:12.1f}  naive {n:12.1f}  relative difference {diffs[-1]:+.2%}")
+    print(f"  mean relative difference {statistics.mean(diffs):+.2%}, "
+          f"largest |difference| {max(abs(d) for d in diffs):.2%}")
+    e_flops = count_flops(lambda: engine_run(exact, photo, layers, 1, 0, "fp32")) / len(layers)
+    frozen = load_model(args.model)
+    n_flops = sum(count_flops(lambda n=n: naive_caricature(frozen, photo, n, 1, 0)) for n in layers) / len(layers)
+    print(f"\nFLOPs per caricature-step: engine {e_flops / 1e9:.2f} G (truncated, rows dropped), naive "
+          f"{n_flops / 1e9:.2f} G (full network, not counting its wasted weight gradients)")
+    print(f"achieved: engine {e_flops * e_rate / 1e9:.1f} GFLOP/s ({e_flops * e_rate / 1e9 / peak:.0%} of "
+          f"matmul peak), naive {n_flops * n_rate / 1e9:.1f} GFLOP/s ({n_flops * n_rate / 1e9 / peak:.0%})")
+    if args.ablation:
+        ablation(base, photo, layers, args.steps, args.rounds, precision, e_rate)
+
+
+def ablation(base, photo, layers, steps, rounds, precision, full_rate) -> None:
+    """Time the engine with one optimization off at a time (interleaved with the full engine)."""
+    variants = {
+        "full engine": {"model": prepare_model(base, "cpu", precision)},
+        "no BN folding": {"model": prepare_model(base, "cpu", precision, fold_bn=False)},
+        "no channels_last": {"model": prepare_model(base, "cpu", precision, channels_last=False)},
+        "no row dropping": {"model": prepare_model(base, "cpu", precision), "drop_rows": False},
+        "sequential transforms": {"model": prepare_model(base, "cpu", precision), "transforms_fast": False},
+    }
+    if precision == "bf16":
+        variants["fp32 instead of bf16"] = {"model": prepare_model(base, "cpu", "fp32"), "precision": "fp32"}
+    times = {k: [] for k in variants}
+    for r in range(rounds):
+        for name, v in variants.items():
+            kw = {k: v[k] for k in ("drop_rows", "transforms_fast") if k in v}
+            times[name].append(engine_run(v["model"], photo, layers, steps, r, v.get("precision", precision),
+                                          **kw)[0])
+    print("\nablation (caricature-steps/s, median of interleaved rounds):")
+    full = len(layers) * steps / statistics.median(times["full engine"])
+    for name, t in times.items():
+        rate = len(layers) * steps / statistics.median(t)
+        print(f"  {name:<24} {rate:6.2f}  ({full / rate:.2f}× slower than full)" if name != "full engine"
+              else f"  {name:<24} {rate:6.2f}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["CARICATURES_NO_REEXEC"] = "1"
+    rates = {}
+    for label, extra in (("malloc untuned", {}), ("malloc tuned", None)):
+        e = env if extra is not None else {**os.environ}
+        out = subprocess.run([sys.executable, __file__, "--engine-only", "--steps", str(steps), "--rounds",
+                              str(rounds)], env=e, capture_output=True, text=True, check=True).stdout
+        rates[label] = float(out.split()[-1])
+    print(f"  separate processes: malloc untuned {rates['malloc untuned']:.2f}, tuned {rates['malloc tuned']:.2f} "
+          f"({rates['malloc tuned'] / rates['malloc untuned']:.2f}×)")
+
+
+if __name__ == "__main__":
+    main()
