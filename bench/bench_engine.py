@@ -1,6 +1,6 @@
 """Benchmark the caricature engine against a naive port, side by side on one photo (REFERENCE §5).
 
-    .venv/bin/python bench/bench_engine.py                    # ~3 min: 3 interleaved rounds of 32 steps
+    .venv/bin/python bench/bench_engine.py                    # ~3 min on an idle 2-core CPU (32 steps, 3 rounds)
     .venv/bin/python bench/bench_engine.py --steps 128 --rounds 5 --ablation
 
 Both make one caricature per layer (EfficientNet-Lite0, the 7 stage-end blocks, 224 px, lucid's recipe).
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from generate.caricature import TRANSFORM_SEED_OFFSET
 from generate.images import load_photo
 from generate.metrics import evaluate
 from generate.models import load_model
@@ -47,54 +48,50 @@ COLOR = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.0
 
 # --- the naive port --------------------------------------------------------------------------------------
 
-def naive_image(size: int, gen: torch.Generator):
-    """lucent's fft_image + to_valid_rgb, for one image."""
-    spectrum = (0.01 * torch.randn(1, 3, size, size // 2 + 1, 2, generator=gen)).requires_grad_(True)
-    fy = torch.fft.fftfreq(size)[:, None]
-    fx = torch.fft.rfftfreq(size)[None, :]
-    scale = 1.0 / torch.maximum(torch.sqrt(fx * fx + fy * fy), torch.tensor(1.0 / size))
+def naive_image(spectrum_init: torch.Tensor):
+    """lucent's fft_image + to_valid_rgb, for one image (3, h, w//2+1, 2) spectrum."""
+    spectrum = spectrum_init[None].clone().requires_grad_(True)
+    h, w = spectrum.shape[2], 2 * (spectrum.shape[3] - 1)
+    fy = torch.fft.fftfreq(h)[:, None]
+    fx = torch.fft.rfftfreq(w)[None, :]
+    scale = 1.0 / torch.maximum(torch.sqrt(fx * fx + fy * fy), torch.tensor(1.0 / max(h, w)))
     color = COLOR / COLOR.norm(dim=0).max()
 
     def image():
-        t = torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=(size, size), norm="ortho") / 4
+        t = torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=(h, w), norm="ortho") / 4
         t = torch.einsum("ij,bjhw->bihw", color, t)
         return torch.sigmoid(t)
     return spectrum, image
 
 
-def naive_transform(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
-    """lucid's standard transforms one after another, then a centred crop/pad to the model size."""
-    def pick(options):
-        return options[int(torch.randint(len(options), (1,), generator=gen))]
+def naive_transform(x: torch.Tensor, size: int, draw) -> torch.Tensor:
+    """lucid's standard transforms one after another (choices from `draw`), then centred crop/pad to size."""
     x = F.pad(x, (12, 12, 12, 12), value=0.5)
-    for d in (8,):
-        oy, ox = pick(range(d + 1)), pick(range(d + 1))
-        x = x[..., oy:oy + x.shape[-2] - d, ox:ox + x.shape[-1] - d]
-    s = pick([1 + (i - 5) / 50 for i in range(11)])
-    x = F.interpolate(x, size=(int(s * x.shape[-2]), int(s * x.shape[-1])), mode="bilinear", align_corners=False)
-    a = math.radians(pick(list(range(-10, 11)) + [0] * 5))
+    (oy, ox), (o2y, o2x) = draw.offset, draw.offset2
+    x = x[..., oy:oy + x.shape[-2] - 8, ox:ox + x.shape[-1] - 8]
+    x = F.interpolate(x, size=(int(draw.scale * x.shape[-2]), int(draw.scale * x.shape[-1])), mode="bilinear",
+                      align_corners=False)
+    a = math.radians(draw.angle)
     theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])[None]
     grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
     x = F.grid_sample(x - 0.5, grid, align_corners=False) + 0.5
-    oy, ox = pick(range(5)), pick(range(5))
-    x = x[..., oy:oy + x.shape[-2] - 4, ox:ox + x.shape[-1] - 4]
+    x = x[..., o2y:o2y + x.shape[-2] - 4, o2x:o2x + x.shape[-1] - 4]
     top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
     if top >= 0:
         return x[..., top:top + size, left:left + size]
-    return F.pad(x, (-left, size - x.shape[-1] + left, -top, size - x.shape[-2] + top), value=0.5)
+    top, left = (size - x.shape[-2]) // 2, (size - x.shape[-1]) // 2
+    return F.pad(x, (left, size - x.shape[-1] - left, top, size - x.shape[-2] - top), value=0.5)
 
 
-def naive_caricature(model, photo: torch.Tensor, layer: str, steps: int, seed: int) -> torch.Tensor:
+def naive_caricature(model, photo: torch.Tensor, layer: str, spectrum_init: torch.Tensor, draws) -> torch.Tensor:
     """One caricature at one layer: full network to the logits, weights with gradients, NCHW float32."""
-    gen = torch.Generator().manual_seed(seed)
-    spectrum, image = naive_image(photo.shape[-1], gen)
+    spectrum, image = naive_image(spectrum_init)
     opt = torch.optim.Adam([spectrum], lr=0.05)
-    lay = model.layer(layer)
-    for _ in range(steps):
+    for draw in draws:
         opt.zero_grad()
-        x = naive_transform(torch.cat([photo[None], image()]), photo.shape[-1], gen)
+        x = naive_transform(torch.cat([photo[None], image()]), photo.shape[-1], draw)
         acts = model.activations(x, [layer, "logits"])  # to the logits, as a full forward would
-        a = acts[lay.name]
+        a = acts[layer]
         (-(a[0].detach() * a[1]).sum()).backward()
         opt.step()
     return image().detach()
@@ -120,15 +117,21 @@ def engine_run(model, photo, layers, steps, seed, precision="auto", transforms_f
     """Run the engine once; return (seconds, images (L, 3, S, S))."""
     objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
     param = image_param("fft", photo.shape[-1], len(layers), seed=seed)
-    trans = build_transforms("standard", photo.shape[-1], seed + 1, fast=transforms_fast)
+    trans = build_transforms("standard", photo.shape[-1], seed + TRANSFORM_SEED_OFFSET, fast=transforms_fast)
     r = optimize(model, objective, param, trans, steps, originals=photo[None], precision=precision,
                  drop_rows=drop_rows)
     return r.seconds, torch.from_numpy(r.images).permute(0, 3, 1, 2)
 
 
 def naive_run(model, photo, layers, steps, seed):
+    """Run the naive port layer after layer with the engine's random choices (same initial spectra, same
+    transform draws), so objectives compare implementations, not luck; return (seconds, images)."""
+    size = photo.shape[-1]
+    (spectra,), _ = image_param("fft", size, len(layers), seed=seed)
+    trans = build_transforms("standard", size, seed + TRANSFORM_SEED_OFFSET)
+    draws = [trans.draw() for _ in range(steps)]
     t = time.perf_counter()
-    images = torch.cat([naive_caricature(model, photo, n, steps, seed * 100 + i) for i, n in enumerate(layers)])
+    images = torch.cat([naive_caricature(model, photo, n, spectra[i].detach(), draws) for i, n in enumerate(layers)])
     return time.perf_counter() - t, images
 
 
@@ -175,8 +178,8 @@ def main() -> None:
     peak = matmul_peak()
     print(f"matmul peak: {peak:.0f} GFLOP/s fp32")
     engine_run(fast, photo, layers, 2, 0, precision)  # warm-up: oneDNN primitive caches
-    naive_caricature(naive_model, photo, layers[0], 1, 0)
-    e_times, n_times, e_obj, n_obj = [], [], [], []
+    naive_run(naive_model, photo, layers[:1], 1, 0)
+    e_times, n_times, e_obj, n_obj, seq_obj = [], [], [], [], []
     for r in range(args.rounds):
         runs = [("engine", lambda r=r: engine_run(fast, photo, layers, args.steps, r, precision)),
                 ("naive", lambda r=r: naive_run(naive_model, photo, layers, args.steps, r))]
@@ -184,37 +187,46 @@ def main() -> None:
             seconds, images = run()
             (e_times if name == "engine" else n_times).append(seconds)
             (e_obj if name == "engine" else n_obj).append(objectives(exact, photo, layers, images))
+        seq = engine_run(fast, photo, layers, args.steps, r, precision, transforms_fast=False)[1]
+        seq_obj.append(objectives(exact, photo, layers, seq))
         print(f"round {r + 1}: engine {len(layers) * args.steps / e_times[-1]:.2f}, "
               f"naive {len(layers) * args.steps / n_times[-1]:.2f} caricature-steps/s", flush=True)
     cs = len(layers) * args.steps
     e_rate, n_rate = cs / statistics.median(e_times), cs / statistics.median(n_times)
     print(f"\ncaricature-steps/s (median of {args.rounds}): engine {e_rate:.2f}, naive {n_rate:.2f}, "
           f"ratio {e_rate / n_rate:.2f}×")
-    print("\nfinal objective per layer (mean over rounds; dot_compare on un-transformed images):")
-    diffs = []
+    print("\nfinal objective per layer (mean over rounds; dot_compare on un-transformed images; the naive "
+          "run shares the engine's initial spectra and transform draws):")
+    print(f"  {'layer':<8} {'engine':>12} {'naive':>12} {'difference':>10}   {'engine, sequential transforms':>30}")
+    diffs, seq_diffs = [], []
     for i, name in enumerate(layers):
         e, n = statistics.mean(o[i] for o in e_obj), statistics.mean(o[i] for o in n_obj)
+        q = statistics.mean(o[i] for o in seq_obj)
         diffs.append((e - n) / abs(n))
-        print(f"  {name:<8} engine {e:12.1f}  naive {n:12.1f}  relative difference {diffs[-1]:+.2%}")
-    print(f"  mean relative difference {statistics.mean(diffs):+.2%}, "
-          f"largest |difference| {max(abs(d) for d in diffs):.2%}")
-    e_flops = count_flops(lambda: engine_run(exact, photo, layers, 1, 0, "fp32")) / len(layers)
+        seq_diffs.append((q - n) / abs(n))
+        print(f"  {name:<8} {e:12.1f} {n:12.1f} {diffs[-1]:+10.2%}   {q:18.1f} {seq_diffs[-1]:+10.2%}")
+    for label, d in (("engine", diffs), ("engine with sequential transforms", seq_diffs)):
+        print(f"  {label} vs naive: mean relative difference {statistics.mean(d):+.2%}, "
+              f"largest |difference| {max(abs(x) for x in d):.2%}")
+    plain = prepare_model(base, "cpu", "fp32", same_padding=False)  # count useful FLOPs: no zero-padded kernels
+    e_flops = count_flops(lambda: engine_run(plain, photo, layers, 1, 0, "fp32")) / len(layers)
     frozen = load_model(args.model)
-    n_flops = sum(count_flops(lambda n=n: naive_caricature(frozen, photo, n, 1, 0)) for n in layers) / len(layers)
+    n_flops = count_flops(lambda: naive_run(frozen, photo, layers, 1, 0)) / len(layers)
     print(f"\nFLOPs per caricature-step: engine {e_flops / 1e9:.2f} G (truncated, rows dropped), naive "
           f"{n_flops / 1e9:.2f} G (full network, not counting its wasted weight gradients)")
     print(f"achieved: engine {e_flops * e_rate / 1e9:.1f} GFLOP/s ({e_flops * e_rate / 1e9 / peak:.0%} of "
           f"matmul peak), naive {n_flops * n_rate / 1e9:.1f} GFLOP/s ({n_flops * n_rate / 1e9 / peak:.0%})")
     if args.ablation:
-        ablation(base, photo, layers, args.steps, args.rounds, precision, e_rate)
+        ablation(base, photo, layers, args.steps, args.rounds, precision)
 
 
-def ablation(base, photo, layers, steps, rounds, precision, full_rate) -> None:
+def ablation(base, photo, layers, steps, rounds, precision) -> None:
     """Time the engine with one optimization off at a time (interleaved with the full engine)."""
     variants = {
         "full engine": {"model": prepare_model(base, "cpu", precision)},
         "no BN folding": {"model": prepare_model(base, "cpu", precision, fold_bn=False)},
         "no channels_last": {"model": prepare_model(base, "cpu", precision, channels_last=False)},
+        "SAME pad as a copy": {"model": prepare_model(base, "cpu", precision, same_padding=False)},
         "no row dropping": {"model": prepare_model(base, "cpu", precision), "drop_rows": False},
         "sequential transforms": {"model": prepare_model(base, "cpu", precision), "transforms_fast": False},
     }
@@ -232,16 +244,18 @@ def ablation(base, photo, layers, steps, rounds, precision, full_rate) -> None:
         rate = len(layers) * steps / statistics.median(t)
         print(f"  {name:<24} {rate:6.2f}  ({full / rate:.2f}× slower than full)" if name != "full engine"
               else f"  {name:<24} {rate:6.2f}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    env["CARICATURES_NO_REEXEC"] = "1"
-    rates = {}
-    for label, extra in (("malloc untuned", {}), ("malloc tuned", None)):
-        e = env if extra is not None else {**os.environ}
-        out = subprocess.run([sys.executable, __file__, "--engine-only", "--steps", str(steps), "--rounds",
-                              str(rounds)], env=e, capture_output=True, text=True, check=True).stdout
-        rates[label] = float(out.split()[-1])
-    print(f"  separate processes: malloc untuned {rates['malloc untuned']:.2f}, tuned {rates['malloc tuned']:.2f} "
-          f"({rates['malloc tuned'] / rates['malloc untuned']:.2f}×)")
+    base_env = {**os.environ, "CARICATURES_NO_REEXEC": "1"}
+    envs = {"as configured": base_env,
+            "malloc untuned": {k: v for k, v in base_env.items() if not k.startswith("MALLOC_")},
+            "OpenMP default spinning": {k: v for k, v in base_env.items() if k != "GOMP_SPINCOUNT"}}
+    rates = {k: [] for k in envs}
+    for _ in range(rounds):
+        for label, env in envs.items():
+            out = subprocess.run([sys.executable, __file__, "--engine-only", "--steps", str(steps), "--rounds",
+                                  "1"], env=env, capture_output=True, text=True, check=True).stdout
+            rates[label].append(float(out.split()[-1]))
+    print("  separate processes (median of interleaved rounds): " + ", ".join(
+        f"{label} {statistics.median(r):.2f}" for label, r in rates.items()))
 
 
 if __name__ == "__main__":

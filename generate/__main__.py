@@ -1,4 +1,4 @@
-"""`python -m generate …`: see generate/cli.py (re-executes once with malloc tuned, see runtime.py)."""
+"""`python -m generate …`: see generate/cli.py (re-executes once with malloc and OpenMP tuned: runtime.py)."""
 import sys
 
 from generate.runtime import ensure_malloc_env

@@ -1,8 +1,12 @@
-"""Process set-up for entry points: glibc malloc tuning, which only takes effect if set before start-up.
+"""Process set-up for entry points: environment that only takes effect if set before the interpreter starts.
 
-Activation batches over ~32 MB otherwise get a fresh mmap and page faults on every allocation, which is
-slow in this VM (a 2.5–3× slowdown of large elementwise ops, measured; see REFERENCE §5). Entry points call
-`ensure_malloc_env()` first; it re-executes the interpreter once with the variables set.
+- glibc malloc: activation batches over ~32 MB otherwise get a fresh mmap and page faults on every
+  allocation, slow in this VM (large elementwise ops 2.5–3× slower, measured; REFERENCE §5).
+- libgomp spinning: torch's OpenMP threads spin ~300k iterations at every barrier by default. On this
+  2-core machine shared with other busy processes that made a Lite0 forward+backward 6–12× slower
+  (1.2–2.5 s instead of 0.2 s, measured); 1000 spins costs nothing measurable when the machine is idle.
+
+Entry points call `ensure_malloc_env()` first; it re-executes the interpreter once with what is missing.
 """
 from __future__ import annotations
 
@@ -13,22 +17,22 @@ MALLOC_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(1 << 30),  # serve big tensors from the heap, not fresh mmaps
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),  # and do not give that heap back after each step
     "MALLOC_TOP_PAD_": str(1 << 28),
+    "GOMP_SPINCOUNT": "1000",
 }
 GUARD = "CARICATURES_REEXEC"
 
 
 def missing_malloc_env(env: dict[str, str] | None = None) -> list[str]:
-    """Return the malloc variables not yet set in `env` (default: this process's environment)."""
+    """Return the variables of MALLOC_ENV not yet set in `env` (default: this process's environment)."""
     env = os.environ if env is None else env
     return [k for k in MALLOC_ENV if k not in env]
 
 
 def ensure_malloc_env() -> None:
-    """Re-exec this interpreter with the malloc variables set, unless they are set or it already tried."""
+    """Re-exec this interpreter with MALLOC_ENV set (values already set win), unless it already tried."""
     if not missing_malloc_env() or os.environ.get(GUARD) or os.environ.get("CARICATURES_NO_REEXEC"):
         return
     env = {**MALLOC_ENV, **os.environ, GUARD: "1"}
-    argv = [sys.executable, *sys.orig_argv[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, argv, env)
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
