@@ -16,10 +16,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from generate.runtime import MALLOC_ENV  # one source for the process tuning (malloc, OpenMP spinning)
 from sitegen.config import ROOT
-
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(4 << 30),
-              "MALLOC_TOP_PAD_": str(256 << 20)}
 
 
 def worker_env(jobs: int, base: dict | None = None) -> dict[str, str]:
