@@ -16,6 +16,8 @@ For browser tests of other parts (e.g. the figure views), reuse them:
   when CI=true). `open_page(url, **context_options)` opens a page in a fresh context and returns a Probe whose
   `errors` lists console errors and page errors, `requests` every URL asked for, and `outside` those not
   under the served/public folder (they are aborted, so a page that reaches out fails visibly).
+- `quick_article` (session): Path of the real article's public/, built with --quick in two workers (figure
+  cache kept in /tmp/caricatures-quick-cache, or $CARICATURES_QUICK_CACHE); `article_url` serves it.
 - `ARTIFACTS`: test-artifacts/ for screenshots.
 """
 from __future__ import annotations
@@ -129,3 +131,30 @@ def open_page(chromium):
     yield _open
     for c in contexts:
         c.close()
+
+
+QUICK_CACHE = Path(os.environ.get("CARICATURES_QUICK_CACHE", "/tmp/caricatures-quick-cache"))
+
+
+@pytest.fixture(scope="session")
+def quick_article(tmp_path_factory) -> Path:
+    """Return the public/ folder of the real article built with --quick, once per session.
+
+    Figures run in two 1-thread workers; their cache lives in QUICK_CACHE (under /tmp, kept between
+    sessions: a figure is remade only when its script, spec or inputs change).
+    """
+    from sitegen.pipeline import build
+
+    out = tmp_path_factory.mktemp("quick-article") / "public"
+    build(BuildConfig(out=out, cache=QUICK_CACHE, quick=True, jobs=2, progress=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def article_url(quick_article):
+    """Serve the quick article on 127.0.0.1 for the session; yield its base URL (ending in '/')."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(quick_article)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,66 @@
+/* attribution_classes: the classes view for one photo and layer at a time, with a photo strip and a layer switch.
+
+Data (generate/figures/attribution_classes.py): photos [{key, label, photo}], layers [{key, label}],
+panels {photoKey: {items: [classes-view items whose tile/attribution/metrics sit in cells[layerKey]], initial}},
+plus overlay_opacity, overlay_label, metric_defs and initial {photo, layer}. Picking a photo or layer remounts
+the classes view, keeping the chosen class (same photo) and the overlay checkbox.
+*/
+(function () {
+  'use strict';
+  var C = window.Caricatures;
+  var lib = C.lib;
+  var NAME = 'attribution_classes';
+
+  C.figures[NAME] = function mount(el, index, ctx) {
+    var d = index.data || {};
+    var photos = lib.list(d, 'photos', NAME);
+    var layers = lib.list(d, 'layers', NAME);
+    var panels = d.panels || {};
+    var init = d.initial || {};
+    var sel = { p: lib.indexOf(photos, init.photo), l: lib.indexOf(layers, init.layer) };
+    photos.forEach(function (photo, p) {
+      if (!panels[photo.key]) throw new lib.DataError(NAME + ': data.panels has no entry for photo "' + photo.key + '"');
+      lib.list(panels[photo.key], 'items', NAME + ' panels.' + photo.key);
+      if (photo.photo) ctx.sprites.need(photo.photo, 'photos[' + p + '].photo');
+    });
+
+    function view(classKey) {
+      var photo = photos[sel.p], layer = layers[sel.l], panel = panels[photo.key];
+      var items = panel.items.map(function (item) {
+        var cell = (item.cells || {})[layer.key] || {};
+        return Object.assign({}, item, { tile: cell.tile, attribution: cell.attribution, metrics: cell.metrics });
+      });
+      return Object.assign({}, index, { data: {
+        photo: { label: photo.label || photo.key, tile: photo.photo }, items: items,
+        layer_label: layer.label || layer.key, overlay_opacity: d.overlay_opacity, overlay_label: d.overlay_label,
+        metric_defs: d.metric_defs, label: 'Classes of ' + (photo.label || photo.key),
+        list_label: d.list_label, initial: classKey || panel.initial } });
+    }
+
+    var holder = lib.h('div', { class: 'cv-classes-holder' });
+    function render(keepClass) {
+      var chosen = holder.querySelector('.cv-class[aria-selected="true"]');
+      var box = holder.querySelector('.cv-checkbox');
+      var checked = !!(box && box.checked);
+      holder.textContent = '';
+      C.views.classes(holder, view(keepClass && chosen ? chosen.getAttribute('data-key') : null), ctx);
+      box = holder.querySelector('.cv-checkbox');
+      if (box && checked) {
+        box.checked = true;
+        box.dispatchEvent(new Event('change'));
+      }
+      photoChoice.mark(sel.p);
+      layerChoice.mark(sel.l);
+    }
+    var photoChoice = lib.choice({ label: d.photo_label || 'Photo', items: photos, selected: sel.p, thumbs: true,
+      sprites: ctx.sprites, caption: true,
+      onSelect: function (i) { if (i !== sel.p) { sel.p = i; render(false); } } });
+    photos.forEach(function (photo, p) { photoChoice.setThumb(p, photo.photo, 'photos[' + p + '].photo'); });
+    var layerChoice = lib.choice({ label: d.layer_label || 'Layer', items: layers, selected: sel.l, caption: true,
+      sprites: ctx.sprites,
+      onSelect: function (i) { if (i !== sel.l) { sel.l = i; render(true); } } });
+    var controls = lib.h('div', { class: 'cv-controls' }, [photoChoice.root, layerChoice.root]);
+    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' }, [controls, holder]));
+    render(false);
+  };
+})();

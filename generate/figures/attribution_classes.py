@@ -1,0 +1,116 @@
+"""Attribution caricatures toward a photo's classes (article section 50-attribution).
+
+Reproduce: python build.py --only attribution_classes
+
+For each photo the caricature objective is Σ A_opt·attr with attr = A·∂logit/∂A of the photo, held constant and
+divided by its maximum (lucid's attribution caricatures), at three layers, toward the model's top class; for
+photos the model finds ambiguous, toward each competing class and toward the difference of the top two logits.
+Classes and their probabilities come from the model at its input size (224 px); optimization and attribution
+run at `size`. Hovering a caricature overlays its attribution map (per-position magnitude) on the photo.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from generate.classes import imagenet_classes
+from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures import _common as common
+from generate.figures._attribution import class_target, heat_overlay, photo_name, probabilities, top_iou
+from generate.figures._runs import layer_label
+from generate.images import load_photo
+
+SPEC = FigureSpec(
+    id="attribution_classes", title="Attribution caricatures toward a photo's classes", view="classes",
+    layout="l-page",
+    caption="Attribution caricatures of Lite0 toward classes. Pick a photo and a layer; hover a class to see the "
+            "caricature toward it; hover the caricature (or tick the box) to lay its attribution map over the photo.",
+    inputs=("images/animals/panda.jpg", "images/animals/scarlet_macaw.jpg", "images/objects/coffee.jpg",
+            "images/places/chateaudechenonceau.jpg", "images/objects/pillow.jpg"),
+    models=("efficientnet_lite0",), layers=("block10", "head"), steps=128,
+    # classes: how many of the top classes to caricature (default 1); a difference top-1 − top-2 goes with > 1
+    params={"size": 160, "classes": {"chateaudechenonceau": 2, "pillow": 3}, "iou_top": 0.2},
+    quick={"inputs": ("images/animals/panda.jpg", "images/places/chateaudechenonceau.jpg"), "steps": 6,
+           "params": {"size": 96}},
+)
+def targets(probs: np.ndarray, n: int, names: list[str]) -> list[dict]:
+    """Return the class items to caricature: the top-n classes, then top-1 − top-2 when n > 1."""
+    top = [int(k) for k in np.argsort(-probs)[:max(n, 1)]]
+    items = [{"key": str(k), "label": names[k], "kind": "class", "prob": float(probs[k])} for k in top]
+    if n > 1:
+        items.append({"key": f"{top[0]}-{top[1]}", "label": f"{names[top[0]]} − {names[top[1]]}",
+                      "kind": "difference"})
+    return items
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Run one caricature per (photo, target) at all layers jointly; pack caricatures, overlays and metrics."""
+    model, names, size = common.model_for(spec.models[0]), imagenet_classes(), spec.params["size"]
+    plan = []
+    for path in spec.inputs:
+        photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
+        logits_probs = probabilities(model, photo)[0]
+        plan.append((path, targets(logits_probs, spec.params["classes"].get(common.photo_key(path), 1), names)))
+    tally = common.Tally(config, sum(len(items) for _, items in plan) * spec.steps)
+    tiles = {"photo": {}, "caricatures": {}, "attribution": {}}
+    panels, p_car, ious = {}, {layer: [] for layer in spec.layers}, {layer: [] for layer in spec.layers}
+    for path, items in plan:
+        pk = common.photo_key(path)
+        maps = {}
+        for item in items:
+            run = common.caricature_run(config, model, path, spec.layers, steps=spec.steps, tally=tally,
+                                        size=size, attribution=class_target(item["key"]))
+            tiles["photo"][f"photo/{pk}"] = run["original"]
+            probs = probabilities(model, run["images"])
+            a, _, b = item["key"].partition("-")
+            item["cells"] = {}
+            for i, layer in enumerate(spec.layers):
+                tile = f"{pk}/{item['key']}/{layer}"
+                tiles["caricatures"][tile] = run["images"][i]
+                tiles["attribution"][f"attr/{tile}"] = heat_overlay(run["original"], run[f"attribution_map_{i}"])
+                metrics = {"p_car": float(probs[i, int(a)]), "cosine": float(run["cosine"][i])}
+                if b:
+                    metrics["p_b"] = float(probs[i, int(b)])
+                else:
+                    p_car[layer].append(metrics["p_car"])
+                item["cells"][layer] = {"tile": tile, "attribution": f"attr/{tile}", "metrics": metrics}
+            maps[item["key"]] = [run[f"attribution_map_{i}"] for i in range(len(spec.layers))]
+        if len(items) > 1:   # where do the two top classes draw their evidence from?
+            for i, layer in enumerate(spec.layers):
+                ious[layer].append(top_iou(maps[items[0]["key"]][i], maps[items[1]["key"]][i],
+                                           spec.params["iou_top"]))
+        for item in items:
+            if item["kind"] == "difference":
+                first, second = (x["prob"] for x in items[:2])
+                item["value"] = f"{first:.0%} vs {second:.0%}"
+        panels[pk] = {"items": items, "initial": items[0]["key"]}
+    layers = [{"key": n, "label": layer_label(model, n, size), "short": n} for n in spec.layers]
+    photos = [{"key": common.photo_key(p), "label": photo_name(p),
+               "photo": f"photo/{common.photo_key(p)}"} for p, _ in plan]
+    data = {"photos": photos, "layers": layers, "panels": panels, "overlay_opacity": 1,
+            "overlay_label": "Show the attribution map on the photo",
+            "metric_defs": [{"key": "p_car", "label": "p(class | caricature)", "format": ".0%"},
+                            {"key": "p_b", "label": "p(second class | caricature)", "format": ".0%"},
+                            {"key": "cosine", "label": "cos to photo", "format": ".2f"}],
+            "initial": {"photo": next((p["key"] for p in photos if len(panels[p["key"]]["items"]) > 1),
+                                      photos[0]["key"]), "layer": spec.layers[-1]}}
+    metrics = {"photos": len(plan), "caricatures": sum(len(i) for _, i in plan) * len(spec.layers),
+               "ambiguous": sum(len(i) > 1 for _, i in plan), "size": size, "steps": spec.steps,
+               "iou_top_pct": round(100 * spec.params["iou_top"]),
+               **{f"grid_{n}": model.shape(n, size)[-1] for n in spec.layers}}
+    for layer in spec.layers:
+        metrics[f"p_car_{layer}"] = float(np.mean(p_car[layer]))
+        metrics[f"p_car_min_{layer}"] = float(np.min(p_car[layer]))
+        if ious[layer]:
+            metrics[f"iou_competing_{layer}"] = float(np.mean(ious[layer]))
+    for path, items in plan:
+        if len(items) > 1:
+            pk = common.photo_key(path)
+            metrics[f"{pk}_p1"], metrics[f"{pk}_p2"] = items[0]["prob"], items[1]["prob"]
+            metrics[f"{pk}_c1"], metrics[f"{pk}_c2"] = items[0]["label"], items[1]["label"]
+    return FigureResult(tiles=tiles, data=data, metrics=metrics,
+                        notes={"models": common.models_note(model), "size": size, "steps": spec.steps,
+                               "objective": "Σ A_opt·attr, attr = A·∂logit/∂A / max (held constant)"})
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

@@ -1,0 +1,64 @@
+"""Figure `in_context` (introduction): twelve photos beside their caricatures at six stage ends of
+EfficientNet-Lite0, from texture-level blocks to the end of the sixth of its seven stages.
+
+Reproduce: python build.py --only in_context   (alone: python -m generate.figures.in_context [--quick])
+
+These are the "core" runs (`_runs.CORE`): the model comparison, preprocessing and branch figures reuse
+them from the build cache.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures._common import TEASER, Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._measures import summary
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, core_steps, layer_label, short_label
+
+SPEC = FigureSpec(
+    id="in_context", title="Caricatures of twelve photos at six layers of EfficientNet-Lite0", view="grid",
+    layout="l-page", inputs=TEASER, models=(LITE0,), layers=tuple(CORE["layers"]), steps=CORE["steps"],
+    params={"core": CORE},
+    caption="Each row is a photo, each column a layer of EfficientNet-Lite0 from early (left) to late "
+            "(right); each cell is a caricature of the row's photo at the column's layer. Hover or tap a "
+            "cell to see it large beside its photo, with its *cosine* (how closely its activation points "
+            "the photo's way) and *gain* (how far it goes along that way, in units of the photo's own).",
+    quick={"inputs": TEASER[:2], "layers": tuple(CORE_QUICK["layers"]), "steps": CORE_QUICK["steps"],
+           "params": {"core": CORE_QUICK}})
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Return the photos × layers grid of core caricatures with cosine and gain per cell."""
+    model, core = model_for(LITE0), spec.params["core"]
+    tally = Tally(config, core_steps(spec, len(spec.inputs)))
+    photos, cars, rows, cells = {}, {}, [], {}
+    for path in spec.inputs:
+        key, run = photo_key(path), core_run(config, spec, path, tally)
+        photos[f"photo/{key}"] = run["original"]
+        rows.append({"key": key, "label": photo_label(path), "photo": f"photo/{key}"})
+        for i, layer in enumerate(core["layers"]):
+            cars[f"{key}/{layer}"] = run["images"][i]
+            cells.setdefault(key, {})[layer] = {"tile": f"{key}/{layer}", "metrics": {
+                "cosine": run["cosine"][i], "gain": run["gain"][i]}}
+    cols = [{"key": n, "label": layer_label(model, n, core["size"]), "short": short_label(n)}
+            for n in core["layers"]]
+    data = {"rows": rows, "cols": cols, "cells": cells,
+            "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
+                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"}],
+            "initial": {"row": rows[0]["key"], "col": core["layers"][len(core["layers"]) // 2]},
+            "label": f"Caricatures of {len(rows)} photos at {len(cols)} layers of EfficientNet-Lite0"}
+    metrics = {"photos": len(rows), "layers": len(cols), "size": core["size"], "steps": core["steps"]}
+    for name in ("cosine", "gain"):
+        values = np.array([[c[n]["metrics"][name] for n in core["layers"]] for c in cells.values()])
+        metrics[f"{name}_median"] = summary(values.ravel())["median"]
+        metrics[f"{name}_min"], metrics[f"{name}_max"] = float(values.min()), float(values.max())
+        metrics[f"{name}_by_layer"] = {n: summary(values[:, i])["median"] for i, n in enumerate(core["layers"])}
+    metrics["gain_share_above_1"] = summary(np.array(
+        [c[n]["metrics"]["gain"] for c in cells.values() for n in core["layers"]]))["share_above_1"]
+    return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
+                        notes={"models": models_note(model), "settings": {**core, "cossim_pow": 0,
+                                                                          "seed": config.seed}})
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

@@ -1,0 +1,139 @@
+"""Iterated attribution next to single-step attribution (article section 70-iterated).
+
+Reproduce: python build.py --only iterated
+
+Single step: attr_L = A_L·∂target/∂A_L at the end layer L directly. Iterated (lucid): walk the span's layers from
+the top down, attr_k−1 = A_k−1·∂(Σ A_k·attr_k)/∂A_k−1 with attr_k held constant, each divided by its maximum.
+Caricatures (objective Σ A_opt·attr) for two spans on a few photos; the agreement of the two attribution maps
+at the end layer (IoU of their top positions, Spearman's ρ) for every span over a larger photo sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from generate.attribution import Target, layer_energy, logit
+from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures import _common as common
+from generate.figures._attribution import photo_name, probabilities, spearman, top_iou
+from generate.figures._runs import CORE, layer_label
+from generate.images import load_photo
+
+SPANS = {  # key: (start, walk from the top down); "class" starts at the photo's top logit
+    "class-b10-b4": ("class", ["block10", "block4"]),
+    "class-head-b10": ("class", ["head", "block10"]),
+    "class-head-b4": ("class", ["head", "block10", "block4"]),
+    "class-long": ("class", ["head", "block14", "block10", "block7", "block4"]),
+    "energy-b10-stem": ("block10", ["block10", "block4", "block2", "stem"]),
+    "energy-head-b4": ("head", ["head", "block10", "block4"]),
+}
+SPEC = FigureSpec(
+    id="iterated", title="Iterated attribution against single-step attribution", view="compare", layout="l-page",
+    caption="Attribution caricatures with the attribution taken in one step or iterated down the span's layers. "
+            "The metrics compare the two attribution maps at the end layer.",
+    inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/animals/scarlet_macaw.jpg"),
+    models=("efficientnet_lite0",),
+    # Caricature spans use the settings of the figure whose single-step runs they share: attribution_classes
+    # for the class span, attribution_hidden (the teaser's CORE settings) for the Σ A² span.
+    params={"runs": {"class-head-b10": {"size": 160, "steps": 128},
+                     "energy-b10-stem": {"size": CORE["size"], "steps": CORE["steps"], "lr": CORE["lr"]}},
+            "map_size": 160, "sample_step": 3, "iou_top": 0.2},
+    quick={"inputs": ("images/animals/panda.jpg",),
+           "params": {"runs": {"class-head-b10": {"size": 96, "steps": 6}, "energy-b10-stem": {"size": 64, "steps": 6}},
+                      "map_size": 96, "sample_step": 60}},
+)
+
+
+def start_target(model, path: str, start: str) -> tuple[Target, int | None]:
+    """Return the span's starting Target and class: the photo's top logit (at the model's input size) or Σ A²."""
+    if start != "class":
+        return layer_energy(start), None
+    if path not in _TOP:
+        photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
+        _TOP[path] = int(np.argmax(probabilities(model, photo)[0]))
+    return logit(_TOP[path]), _TOP[path]
+
+
+_TOP: dict[str, int] = {}
+
+
+def agreement(config, model, path, span, size, frac) -> tuple[float, float]:
+    """Return (top-frac IoU, Spearman ρ) of the single-step and iterated maps at the span's end layer."""
+    start, walk = SPANS[span]
+    target, _ = start_target(model, path, start)
+    single = common.attribution_maps(config, model, path, walk[-1:], target, size=size)[walk[-1]]
+    walked = common.attribution_maps(config, model, path, walk, target, iterate=True, size=size)[walk[-1]]
+    return top_iou(single, walked, frac), spearman(single, walked)
+
+
+def ordered(model, layers) -> tuple[str, ...]:
+    """Return layers shallow to deep (the order caricature runs are keyed by)."""
+    return tuple(sorted(layers, key=list(model.layers).index))
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Caricatures for the caricature spans; overlap statistics for every span over the photo sample."""
+    model, size, frac = common.model_for(spec.models[0]), spec.params["map_size"], spec.params["iou_top"]
+    settings = spec.params["runs"]
+    shown = list(settings)
+    sample = common.all_photos()[::spec.params["sample_step"]]
+    tally = common.Tally(config, len(spec.inputs) * 2 * sum(s["steps"] for s in settings.values()))
+    tiles, cells, layers = {"photos": {}, "caricatures": {}}, {}, []
+    for span in shown:
+        start, walk = SPANS[span]
+        for layer in walk[1:]:
+            chain = " → ".join(walk[0 if start == "class" else 1:walk.index(layer) + 1])
+            label = f"{'top logit' if start == 'class' else 'Σ ' + start + '²'} → {chain}".replace("block", "block ")
+            layers.append({"key": f"{span}/{layer}", "label": label, "short": layer})
+    for path in spec.inputs:
+        pk = common.photo_key(path)
+        cells[pk] = {}
+        for span in shown:
+            start, walk = SPANS[span]
+            target, cls = start_target(model, path, start)
+            # Single-step runs leave out the target's own layer (nothing to walk there), so the Σ A² span shares
+            # attribution_hidden's runs and the class span attribution_classes' runs.
+            lay = {"single": ordered(model, [n for n in walk if n != target.layer]), "iterated": ordered(model, walk)}
+            opts = {k: v for k, v in settings[span].items() if k != "steps"}
+            runs = {mode: common.caricature_run(config, model, path, lay[mode], steps=settings[span]["steps"],
+                                                tally=tally, attribution=target, **opts,
+                                                **({"iterate": True} if mode == "iterated" else {}))
+                    for mode in ("single", "iterated")}
+            for layer in walk[1:]:
+                maps = {m: runs[m][f"attribution_map_{lay[m].index(layer)}"] for m in runs}
+                iou, rho = top_iou(maps["single"], maps["iterated"], frac), spearman(maps["single"], maps["iterated"])
+                cells[pk][f"{span}/{layer}"] = {}
+                for mode, run in runs.items():
+                    i = lay[mode].index(layer)
+                    tiles["photos"][f"photo/{pk}"] = run["original"]
+                    tile = f"{pk}/{span}/{layer}/{mode}"
+                    tiles["caricatures"][tile] = run["images"][i]
+                    metrics = {"iou": iou, "rho": rho, "cosine": float(run["cosine"][i])}
+                    if cls is not None:
+                        metrics["p_car"] = float(probabilities(model, run["images"][i:i + 1])[0, cls])
+                    cells[pk][f"{span}/{layer}"][mode] = {"tile": tile, "metrics": metrics,
+                                                         "label": layer_label(model, layer, settings[span]["size"])}
+    metrics = {"photos": len(spec.inputs), "sample": len(sample), "map_size": size, "iou_top_pct": round(100 * frac),
+               "iou_chance": frac / (2 - frac),   # two independent random top-frac sets: f² / (2f − f²)
+               **{f"{k}_{span.split('-')[0]}": v for span, s in settings.items() for k, v in s.items()}}
+    for span in SPANS:
+        pairs = np.array([agreement(config, model, p, span, size, frac) for p in sample])
+        key = span.replace("-", "_")
+        metrics[f"iou_{key}"], metrics[f"rho_{key}"] = float(pairs[:, 0].mean()), float(np.nanmean(pairs[:, 1]))
+        metrics[f"iou_q10_{key}"] = float(np.quantile(pairs[:, 0], 0.1))
+    data = {"option_label": "Attribution", "photo_label": "Photo", "layer_label": "Span → end layer",
+            "options": [{"key": "single", "label": "single step"}, {"key": "iterated", "label": "iterated"}],
+            "photos": [{"key": common.photo_key(p), "label": photo_name(p),
+                        "photo": f"photo/{common.photo_key(p)}"} for p in spec.inputs],
+            "layers": layers, "cells": cells,
+            "metric_defs": [{"key": "iou", "label": f"top-{round(100 * frac)}% IoU of maps", "format": ".2f"},
+                            {"key": "rho", "label": "ρ of maps", "format": ".2f"},
+                            {"key": "p_car", "label": "p(class | caricature)", "format": ".0%"},
+                            {"key": "cosine", "label": "cos to photo", "format": ".2f"}],
+            "initial": {"photo": common.photo_key(spec.inputs[0]), "layer": layers[0]["key"], "option": "iterated"}}
+    return FigureResult(tiles=tiles, data=data, metrics=metrics,
+                        notes={"models": common.models_note(model), "spans": {k: [s, w] for k, (s, w) in SPANS.items()},
+                               "runs": settings, "map_size": size})
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

@@ -1,0 +1,134 @@
+"""Figure `models` (section "Across models"): caricatures of the same photos at comparable depths of
+EfficientNet-Lite0, Lite1, Lite2, MobileNetV2 and a randomly initialized Lite0, plus a cross-model measure:
+each caricature re-evaluated in every other model at that model's comparable layer.
+
+Reproduce: python build.py --only models   (alone: python -m generate.figures.models [--quick])
+
+Every model is optimized at the same 128 px (the core settings); Lite0's column is the core run of
+`in_context`, taken from the build cache.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures._common import COMPARE, Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._measures import image_metrics, relative_gains
+from generate.figures._runs import (
+    CORE,
+    CORE_QUICK,
+    DEPTHS,
+    DEPTHS_QUICK,
+    LITE0,
+    core_run,
+    depth_layers,
+    layer_label,
+    pretty,
+    shared_run,
+)
+from generate.images import load_photo
+
+OPTIONS = (("lite0", LITE0, "imagenet"), ("lite1", "efficientnet_lite1", "imagenet"),
+           ("lite2", "efficientnet_lite2", "imagenet"), ("mnv2", "mobilenet_v2", "imagenet"),
+           ("random", LITE0, "random"))
+LABELS = {"lite0": "Lite0", "lite1": "Lite1", "lite2": "Lite2", "mnv2": "MobileNetV2", "random": "Lite0 random"}
+SPEC = FigureSpec(
+    id="models", title="The same photos through five networks", view="compare", layout="l-page",
+    inputs=COMPARE[:6], models=tuple(dict.fromkeys(m for _, m, _ in OPTIONS)), steps=CORE["steps"],
+    params={"core": CORE, "depths": DEPTHS, "options": [list(o) for o in OPTIONS]},
+    caption="Switch the network: three ImageNet EfficientNet-Lite sizes, MobileNetV2, and Lite0 with random "
+            "weights, each caricatured at the end of its 2nd, 4th or 6th stage. *in Lite0* is the gain the "
+            "caricature reaches when Lite0 looks at it, in units of the gain of Lite0's own caricature.",
+    quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"],
+           "params": {"core": CORE_QUICK, "depths": DEPTHS_QUICK}})
+
+
+def _runs(spec, config, models, layers, path, tally) -> dict[str, tuple[list[int], dict]]:
+    """Return {option: (indices of the depths in the run, run)}; Lite0's is the core run, asked for last."""
+    core, out = spec.params["core"], {}
+    for k in list(models)[::-1]:   # in a parallel build, in_context may be computing the core run meanwhile
+        if k == "lite0":
+            out[k] = ([core["layers"].index(n) for n in layers[k].values()], core_run(config, spec, path, tally))
+        else:
+            out[k] = (list(range(len(layers[k]))), shared_run(
+                config, models[k], path, list(layers[k].values()), steps=spec.steps, tally=tally,
+                size=core["size"], lr=core["lr"]))
+    return out
+
+
+def transfer_summary(rel: np.ndarray, keys: list[str]) -> dict[str, float]:
+    """Return mean relative gains [caricature model, evaluating model] over groups of model pairs."""
+    lite = [i for i, k in enumerate(keys) if k.startswith("lite")]
+    mnv2, rand = keys.index("mnv2"), keys.index("random")
+    groups = {"lite_family": [(a, b) for a in lite for b in lite if a != b],
+              "lite_mnv2": [(a, mnv2) for a in lite] + [(mnv2, b) for b in lite],
+              "random_in_trained": [(rand, b) for b in [*lite, mnv2]]}
+    return {name: float(np.mean([rel[a, b] for a, b in pairs])) for name, pairs in groups.items()}
+
+
+@torch.no_grad()
+def rms(model, paths, layer: str, size: int) -> float:
+    """Return the root mean square of the photos' activations at `layer` (mean over photos)."""
+    batch = torch.stack([load_photo(ROOT / x, size) for x in paths])
+    return float(model.activations(batch, [layer])[layer].pow(2).flatten(1).mean(1).sqrt().mean())
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Return photo × depth × model cells, and the cross-model gain matrix per depth in the metrics."""
+    p = spec.params
+    models = {k: model_for(name, weights) for k, name, weights in p["options"]}
+    keys, depths = list(models), list(p["depths"])
+    layers = {k: depth_layers(m, p["depths"]) for k, m in models.items()}
+    tally = Tally(config, spec.steps * len(spec.inputs) * len(models))
+    photos, cars, cells = {}, {}, {}
+    gains = np.zeros((len(keys), len(keys), len(depths), len(spec.inputs)))   # [car model, eval model, d, photo]
+    for j, path in enumerate(spec.inputs):
+        key, runs = photo_key(path), _runs(spec, config, models, layers, path, tally)
+        photos[f"photo/{key}"] = runs["lite0"][1]["original"]
+        for k, (idx, run) in runs.items():
+            for i, d in zip(idx, depths):
+                cars[f"{key}/{d}/{k}"] = run["images"][i]
+                cells.setdefault(key, {}).setdefault(d, {})[k] = {
+                    "tile": f"{key}/{d}/{k}", "label": pretty(layers[k][d]),
+                    "metrics": {"cosine": run["cosine"][i], "gain": run["gain"][i]}}
+        stack = np.stack([cars[f"{key}/{d}/{k}"] for k in keys for d in depths])
+        for b, kb in enumerate(keys):   # every caricature seen by model kb at kb's comparable layer
+            got = image_metrics(models[kb], photos[f"photo/{key}"], stack, [layers[kb][d] for _ in keys
+                                                                            for d in depths])
+            gains[:, b, :, j] = np.array([m["gain"] for m in got]).reshape(len(keys), len(depths))
+    rel = relative_gains(gains)   # [a, b, d, j]
+    for j, path in enumerate(spec.inputs):
+        for a, k in enumerate(keys):
+            for di, d in enumerate(depths):
+                cells[photo_key(path)][d][k]["metrics"]["in_lite0"] = rel[a, 0, di, j]
+    mean = rel.mean(axis=3)
+    metrics = {"photos": len(spec.inputs), "size": p["core"]["size"], "steps": spec.steps,
+               "layers": {k: layers[k] for k in keys},
+               "cross": {d: {ka: {kb: float(mean[a, b, di]) for b, kb in enumerate(keys)}
+                             for a, ka in enumerate(keys)} for di, d in enumerate(depths)}}
+    for name in ("cosine", "gain"):
+        metrics[name] = {k: {d: float(np.mean([cells[ph][d][k]["metrics"][name] for ph in cells]))
+                             for d in depths} for k in keys}
+    metrics["transfer"] = {d: transfer_summary(mean[:, :, di], keys) for di, d in enumerate(depths)}
+    metrics["rms"] = {k: {d: rms(models[k], spec.inputs, layers[k][d], p["core"]["size"]) for d in depths}
+                      for k in keys}
+    data = {"option_label": "Network", "layer_label": "Depth",
+            "options": [{"key": k, "label": LABELS[k]} for k in keys],
+            "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
+                       for x in spec.inputs],
+            "layers": [{"key": d, "label": f"{d} (end of stage {i + 1})"} for d, i in p["depths"].items()],
+            "cells": cells,
+            "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
+                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
+                            {"key": "in_lite0", "label": "in Lite0", "format": ".2f", "suffix": "×"}],
+            "initial": {"photo": photo_key(spec.inputs[0]), "layer": depths[len(depths) // 2], "option": "lite0"}}
+    notes = {"models": models_note(*models.values()),
+             "settings": {**p["core"], "depths": p["depths"], "seed": config.seed,
+                          "layer_labels": {k: {d: layer_label(models[k], n, p["core"]["size"])
+                                               for d, n in layers[k].items()} for k in keys}}}
+    return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics, notes=notes)
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

@@ -1,0 +1,115 @@
+"""Figure `preprocessing` (section "Broken settings"): the same network fed the wrong preprocessing —
+ImageNet mean/std into EfficientNet-Lite0, Lite's (255x − 127)/128 into MobileNetV2 — beside the right one.
+
+Reproduce: python build.py --only preprocessing   (alone: python -m generate.figures.preprocessing [--quick])
+
+The right-preprocessing runs are the core Lite0 runs and the `models` figure's MobileNetV2 runs (cache).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures._common import (
+    COMPARE,
+    Tally,
+    model_for,
+    models_note,
+    photo_key,
+    photo_label,
+    with_preprocess,
+)
+from generate.figures._measures import image_metrics
+from generate.figures._runs import (
+    CORE,
+    CORE_QUICK,
+    DEPTHS,
+    DEPTHS_QUICK,
+    LITE0,
+    core_run,
+    depth_layers,
+    pretty,
+    shared_run,
+)
+from generate.images import load_photo
+from generate.models import efficientnet_lite, mobilenet_v2
+
+MNV2 = "mobilenet_v2"
+WRONG = {LITE0: ("imagenet-mean-std", mobilenet_v2.preprocess), MNV2: ("lite-255x-127", efficientnet_lite.preprocess)}
+LABELS = {"lite0": "Lite0", "lite0-wrong": "Lite0 · mean/std", "mnv2": "MobileNetV2",
+          "mnv2-wrong": "MobileNetV2 · (255x−127)/128"}
+SPEC = FigureSpec(
+    id="preprocessing", title="The wrong preprocessing", view="compare", layout="l-page",
+    inputs=COMPARE[:3], models=(LITE0, MNV2), steps=CORE["steps"],
+    params={"core": CORE, "depths": DEPTHS, "wrong": {k: v[0] for k, v in WRONG.items()}},
+    caption="Each network with its own preprocessing and with the other's. *in right* is the gain the "
+            "caricature reaches in the correctly fed network, in units of that network's own caricature.",
+    quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"], "params": {"core": CORE_QUICK,
+                                                                           "depths": DEPTHS_QUICK}})
+
+
+@torch.no_grad()
+def top1(model, path: str, size: int) -> tuple[int, float]:
+    """Return the model's top class and its probability for the photo."""
+    prob = model.activations(load_photo(ROOT / path, size)[None], ["logits"])["logits"].softmax(-1)[0]
+    return int(prob.argmax()), float(prob.max())
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Return photo × depth cells with right and wrong preprocessing for both networks."""
+    p, core = spec.params, spec.params["core"]
+    right = {"lite0": model_for(LITE0), "mnv2": model_for(MNV2)}
+    wrong = {f"{k}-wrong": with_preprocess(m, *WRONG[m.name]) for k, m in right.items()}
+    models = {**right, **wrong}
+    layers = {k: depth_layers(m, p["depths"]) for k, m in models.items()}
+    tally = Tally(config, spec.steps * len(spec.inputs) * 4)
+    photos, cars, cells, rel, kept = {}, {}, {}, {k: [] for k in models}, {k: [] for k in wrong}
+    for path in spec.inputs:
+        key, runs = photo_key(path), {}
+        for k in ("mnv2-wrong", "lite0-wrong", "mnv2"):
+            runs[k] = (range(len(p["depths"])), shared_run(config, models[k], path, list(layers[k].values()),
+                                                           steps=spec.steps, tally=tally, size=core["size"],
+                                                           lr=core["lr"]))
+        runs["lite0"] = ([core["layers"].index(n) for n in layers["lite0"].values()], core_run(config, spec, path,
+                                                                                                tally))
+        photos[f"photo/{key}"] = runs["lite0"][1]["original"]
+        for k, (idx, run) in runs.items():
+            for i, d in zip(idx, p["depths"]):
+                cars[f"{key}/{d}/{k}"] = run["images"][i]
+                cells.setdefault(key, {}).setdefault(d, {})[k] = {
+                    "tile": f"{key}/{d}/{k}", "label": pretty(layers[k][d]),
+                    "metrics": {"cosine": run["cosine"][i], "gain": run["gain"][i]}}
+        for k, net in right.items():   # both caricatures of a network seen by its correctly fed self
+            for d in p["depths"]:
+                pair = np.stack([cars[f"{key}/{d}/{k}"], cars[f"{key}/{d}/{k}-wrong"]])
+                g = [m["gain"] for m in image_metrics(net, photos[f"photo/{key}"], pair, [layers[k][d]] * 2)]
+                for kk, v in zip((k, f"{k}-wrong"), (1.0, g[1] / g[0])):
+                    cells[key][d][kk]["metrics"]["in_right"] = v
+                    rel[kk].append(v)
+            kept[f"{k}-wrong"].append(top1(net, path, 224)[0] == top1(wrong[f"{k}-wrong"], path, 224)[0])
+    metrics = {"photos": len(spec.inputs), "size": core["size"], "steps": spec.steps,
+               "in_right": {k: float(np.mean(v)) for k, v in rel.items()},
+               "top1_kept": {k: int(sum(v)) for k, v in kept.items()},
+               "gain": {k: float(np.mean([cells[ph][d][k]["metrics"]["gain"] for ph in cells for d in p["depths"]]))
+                        for k in models},
+               "cosine": {k: float(np.mean([cells[ph][d][k]["metrics"]["cosine"] for ph in cells
+                                            for d in p["depths"]])) for k in models}}
+    data = {"option_label": "Network · preprocessing", "layer_label": "Depth",
+            "options": [{"key": k, "label": LABELS[k]} for k in ("lite0", "lite0-wrong", "mnv2", "mnv2-wrong")],
+            "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
+                       for x in spec.inputs],
+            "layers": [{"key": d, "label": f"{d} (end of stage {i + 1})"} for d, i in p["depths"].items()],
+            "cells": cells,
+            "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
+                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
+                            {"key": "in_right", "label": "in right", "format": ".2f", "suffix": "×"}],
+            "initial": {"photo": photo_key(spec.inputs[0]), "layer": next(iter(p["depths"])),
+                        "option": "lite0-wrong"}}
+    return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
+                        notes={"models": models_note(*right.values()),
+                               "settings": {**core, "depths": p["depths"], "wrong": p["wrong"], "seed": config.seed}})
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

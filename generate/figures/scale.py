@@ -1,0 +1,77 @@
+"""Figure `scale` (section "A hundred caricatures"): caricatures of every shared photo at four layers of
+EfficientNet-Lite0, with the distribution of cosine and gain per layer. Sprites load one layer at a time.
+
+Reproduce: python build.py --only scale   (alone: python -m generate.figures.scale [--quick])
+
+A hundred photos × four layers only fit the build budget small and short: 96 px and 48 steps (the core
+figures use 128 px and 96 steps); the convergence figure shows what that costs in gain.
+"""
+from __future__ import annotations
+
+from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
+from generate.figures._common import (
+    Tally,
+    all_photos,
+    model_for,
+    models_note,
+    photo_key,
+    photo_label,
+    photo_set,
+)
+from generate.figures._measures import summary
+from generate.figures._runs import LITE0, layer_label, shared_run, short_label
+
+PHOTOS = all_photos()
+SETS = ("animals", "objects", "places")
+SPEC = FigureSpec(
+    id="scale", title="Caricatures of every photo at four layers", view="explorer", layout="l-page",
+    inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=48,
+    params={"size": 96, "lr": 0.05},
+    caption="Every photo shared with this article beside its caricature at one layer of Lite0 (96 px, 48 "
+            "steps). Pick a layer or a set; each dot in the charts is one photo, hover one to see its pair. "
+            "A layer's images load only when it is picked.",
+    quick={"inputs": tuple(p for s in SETS for p in [x for x in PHOTOS if photo_set(x) == s][:1]),
+           "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Return a photos group and one lazily loaded group per layer, with cosine and gain per cell."""
+    model, p = model_for(LITE0), spec.params
+    tally = Tally(config, spec.steps * len(spec.inputs))
+    tiles = {"photos": {}, **{f"layer-{n}": {} for n in spec.layers}}
+    cells, photos = {}, []
+    for path in spec.inputs:
+        key = photo_key(path)
+        run = shared_run(config, model, path, spec.layers, steps=spec.steps, tally=tally, size=p["size"],
+                         lr=p["lr"])
+        tiles["photos"][f"photo/{key}"] = run["original"]
+        photos.append({"key": key, "label": photo_label(path), "set": photo_set(path), "photo": f"photo/{key}"})
+        for i, layer in enumerate(spec.layers):
+            tiles[f"layer-{layer}"][f"{layer}/{key}"] = run["images"][i]
+            cells.setdefault(key, {})[layer] = {"tile": f"{layer}/{key}", "metrics": {
+                "cosine": run["cosine"][i], "gain": run["gain"][i]}}
+    sets = [s for s in SETS if any(ph["set"] == s for ph in photos)]
+    data = {"sets": [{"key": s, "label": s.title()} for s in sets],
+            "layers": [{"key": n, "label": layer_label(model, n, p["size"]), "short": short_label(n)}
+                       for n in spec.layers],
+            "photos": photos, "cells": cells,
+            "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
+                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"}],
+            "initial": {"layer": spec.layers[1], "set": "", "photo": photos[0]["key"]}}
+    metrics = {"photos": len(photos), "size": p["size"], "steps": spec.steps, "layers": list(spec.layers)}
+    for layer in spec.layers:
+        for name in ("cosine", "gain"):
+            values = [cells[ph["key"]][layer]["metrics"][name] for ph in photos]
+            low = photos[min(range(len(values)), key=values.__getitem__)]
+            metrics[f"{name}_{layer}"] = {**summary(values), "lowest": low["label"]}
+    gains = [c[n]["metrics"]["gain"] for c in cells.values() for n in spec.layers]
+    metrics["gain_all"] = summary(gains)
+    metrics["cosine_all"] = summary([c[n]["metrics"]["cosine"] for c in cells.values() for n in spec.layers])
+    return FigureResult(tiles=tiles, data=data, metrics=metrics,
+                        notes={"models": models_note(model), "settings": {**p, "steps": spec.steps,
+                                                                          "layers": list(spec.layers),
+                                                                          "cossim_pow": 0, "seed": config.seed}})
+
+
+if __name__ == "__main__":
+    run_standalone(SPEC, make)

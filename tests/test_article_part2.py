@@ -1,0 +1,135 @@
+"""The real article's part-2 figures (attribution_classes … debugging) on the `build.py --quick` page, in Chromium.
+
+Each figure mounts without console errors; in attribution_classes, hovering, focusing (arrow keys) or tapping
+a class switches the caricature, and hovering the caricature lays that class's attribution map over the photo;
+the compare and grid figures follow clicks and hovers. Screenshots: test-artifacts/article-<id>-<width>.png.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+from tests.test_views import DESKTOP, PHONE, _car, _index, _no_overflow, _shows
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PART2 = ["attribution_classes", "attribution_hidden", "iterated", "debugging"]
+FIG = "#fig-attribution_classes"
+
+
+def _load(probe):
+    """Wait until no figure on the page is still mounting; return the page."""
+    probe.page.wait_for_function("document.querySelectorAll('[data-figure]').length > 0"
+                                 " && !document.querySelector('[data-mounted=pending]')")
+    return probe.page
+
+
+def _ambiguous(data: dict) -> tuple[int, str, list[dict]]:
+    """Return (index, key, items) of the first photo with several classes."""
+    for i, photo in enumerate(data["photos"]):
+        items = data["panels"][photo["key"]]["items"]
+        if len(items) > 1:
+            return i, photo["key"], items
+    raise AssertionError("no photo with several classes in attribution_classes")
+
+
+def _open_ambiguous(page):
+    """Pick the ambiguous photo; return (index JSON, the layer key shown, its class items)."""
+    index = _index(page, "attribution_classes")
+    i, _, items = _ambiguous(index["data"])
+    page.locator(f"{FIG} .cv-choice-thumbs .cv-option").nth(i).click()
+    layer = index["data"]["initial"]["layer"]
+    return index, layer, items
+
+
+def test_part2_figures_mount_offline_without_errors_at_two_widths(open_page, article_url):
+    for width, options in ((1280, DESKTOP), (375, PHONE)):
+        probe = open_page(article_url + "index.html", **options)
+        page = _load(probe)
+        ARTIFACTS.mkdir(exist_ok=True)
+        for fig in PART2:
+            assert page.get_attribute(f"#fig-{fig}", "data-mounted") == "ok", fig
+            assert page.locator(f"#fig-{fig} .cv-error").count() == 0, fig
+            page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"article-{fig}-{width}.png"))
+        assert _no_overflow(page), width
+        assert probe.errors == [] and probe.outside == []
+
+
+def test_class_hover_and_arrow_keys_switch_the_caricature(open_page, article_url):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    index, layer, items = _open_ambiguous(page)
+    car, classes = _car(page, "attribution_classes"), page.locator(f"{FIG} .cv-class")
+    assert classes.count() == len(items)
+    assert _shows(car, index, items[0]["cells"][layer]["tile"])
+    classes.nth(1).hover()
+    assert _shows(car, index, items[1]["cells"][layer]["tile"])
+    assert items[1]["label"] in page.locator(f"{FIG} .cv-title").inner_text()
+    page.mouse.move(2, 2)                                                    # leaving restores the selection
+    assert _shows(car, index, items[0]["cells"][layer]["tile"])
+    classes.nth(0).focus()
+    page.keyboard.press("ArrowDown")                                         # focus selects the next class
+    assert classes.nth(1).get_attribute("aria-selected") == "true"
+    assert _shows(car, index, items[1]["cells"][layer]["tile"])
+    assert probe.errors == []
+
+
+def test_hovering_the_caricature_overlays_its_attribution_map(open_page, article_url):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    index, layer, items = _open_ambiguous(page)
+    overlay = page.locator(f"{FIG} .cv-overlay")
+    assert not overlay.is_visible()
+    page.locator(f"{FIG} .cv-class").nth(1).click()
+    _car(page, "attribution_classes").hover()
+    assert overlay.is_visible() and _shows(overlay, index, items[1]["cells"][layer]["attribution"])
+    page.mouse.move(2, 2)
+    assert not overlay.is_visible()
+    page.locator(f"{FIG} .cv-checkbox").check()                              # kept on across a layer switch
+    other = next(lay["key"] for lay in index["data"]["layers"] if lay["key"] != layer)
+    page.locator(f"{FIG} .cv-choice:not(.cv-choice-thumbs) .cv-option[data-key='{other}']").click()
+    assert overlay.is_visible() and _shows(overlay, index, items[1]["cells"][other]["attribution"])
+    assert _shows(_car(page, "attribution_classes"), index, items[1]["cells"][other]["tile"])
+    assert probe.errors == []
+
+
+def test_tapping_a_class_selects_it_and_tapping_the_caricature_toggles_the_map(open_page, article_url):
+    probe = open_page(article_url + "index.html", **PHONE)
+    page = _load(probe)
+    index = _index(page, "attribution_classes")
+    i, _, items = _ambiguous(index["data"])
+    page.locator(f"{FIG} .cv-choice-thumbs .cv-option").nth(i).tap()
+    layer = index["data"]["initial"]["layer"]
+    page.locator(f"{FIG} .cv-class").nth(1).tap()
+    assert page.locator(f"{FIG} .cv-class").nth(1).get_attribute("aria-selected") == "true"
+    car, overlay = _car(page, "attribution_classes"), page.locator(f"{FIG} .cv-overlay")
+    assert _shows(car, index, items[1]["cells"][layer]["tile"]) and not overlay.is_visible()
+    car.tap()
+    assert overlay.is_visible()
+    car.tap()
+    assert not overlay.is_visible()
+    assert _no_overflow(page) and probe.errors == []
+
+
+@pytest.mark.parametrize("fig", ["attribution_hidden", "iterated"])
+def test_compare_figures_switch_option(open_page, article_url, fig):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    index = _index(page, fig)
+    data = index["data"]
+    s = data["initial"]
+    target = next(o["key"] for o in data["options"] if o["key"] != s["option"])
+    assert _shows(_car(page, fig), index, data["cells"][s["photo"]][s["layer"]][s["option"]]["tile"])
+    page.locator(f"#fig-{fig} .cv-option[data-key='{target}']").click()
+    assert _shows(_car(page, fig), index, data["cells"][s["photo"]][s["layer"]][target]["tile"])
+    assert probe.errors == []
+
+
+def test_debugging_grid_follows_hover(open_page, article_url):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "debugging")
+    data = index["data"]
+    row, col = data["rows"][-1]["key"], data["cols"][0]["key"]
+    page.locator("#fig-debugging tbody tr").nth(len(data["rows"]) - 1).locator(".cv-cell").nth(0).hover()
+    assert _shows(_car(page, "debugging"), index, data["cells"][row][col]["tile"])
+    assert probe.errors == []

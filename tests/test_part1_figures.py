@@ -1,0 +1,34 @@
+"""Tests for part 1's figure plans: the randomization cascade and the models figure's transfer groups."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generate.figures.randomization import cascade
+
+STAGES = ["stem", "block0", "block1", "block2", "head", "logits"]
+
+
+def test_cascade_reinitializes_everything_above_then_one_more_stage_each_step():
+    assert cascade("block1", STAGES, "all") == [
+        ("trained", ()),
+        ("above", ("logits", "head", "block2")),
+        ("block1", ("logits", "head", "block2", "block1")),
+        ("block0", ("logits", "head", "block2", "block1", "block0")),
+        ("stem", ("logits", "head", "block2", "block1", "block0", "stem")),
+    ]
+
+
+def test_cascade_can_stop_early():
+    assert [name for name, _ in cascade("block2", STAGES, 2)] == ["trained", "above", "block2", "block1"]
+
+
+def test_model_transfer_groups_average_the_right_pairs():
+    from generate.figures.models import transfer_summary
+
+    keys = ["lite0", "lite1", "lite2", "mnv2", "random"]
+    rel = np.arange(25, dtype=float).reshape(5, 5)          # rel[a, b] = 5a + b
+    got = transfer_summary(rel, keys)
+    assert got["lite_family"] == pytest.approx(np.mean([1, 2, 5, 7, 10, 11]))
+    assert got["lite_mnv2"] == pytest.approx(np.mean([3, 8, 13, 15, 16, 17]))
+    assert got["random_in_trained"] == pytest.approx(np.mean([20, 21, 22, 23]))
