@@ -4,7 +4,7 @@ The logical batch is `[original(s), images…]`: originals are fixed photos that
 transform as the optimized images each step (under no_grad), so objectives can compare against them.
 From the objective's terms the engine works out how deep each row must go: the forward pass stops at the
 deepest layer needed and an optimized row leaves the batch once its last layer is passed (rows are run
-deepest-first so that dropping is a slice). It returns arrays; no display, no file I/O.
+shallowest-first so that dropping is a slice off the front; layers listed shallow to deep need no reordering). It returns arrays; no display, no file I/O.
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ class Render:
 @dataclass
 class Plan:
     """How deep each row goes: stage counts, run order and the layers each part of the batch must produce."""
-    order: list[int]           # optimized rows, deepest first (position → row)
-    alive: list[int]           # how many rows of `order` enter stage i
+    order: list[int]           # optimized rows, shallowest first (position → row)
+    alive: list[int]           # how many rows of `order` (the last ones) enter stage i
     row_layer: list[str | None]  # each optimized row's deepest layer (None: unused)
     layers: list[str]          # layers the optimized rows must produce
     original_layers: list[str]
@@ -63,7 +63,7 @@ def plan_batch(model: Model, objective: Objective, n_originals: int, n_rows: int
             layers[term.layer] = None
             if stage[term.layer] > depth[r - n_originals]:
                 depth[r - n_originals], row_layer[r - n_originals] = stage[term.layer], term.layer
-    order = sorted(range(n_rows), key=lambda r: -depth[r])
+    order = sorted(range(n_rows), key=lambda r: depth[r])
     alive = [sum(d >= i for d in depth) for i in range(max(depth, default=-1) + 1)]
     return Plan(order, alive, row_layer, list(layers), list(original_layers))
 
@@ -83,14 +83,14 @@ class Runner:
 
     def __call__(self, x: torch.Tensor, layers: Sequence[str], alive: Sequence[int] | None = None
                  ) -> dict[str, torch.Tensor]:
-        """Return the activations `layers` of x; before stage i, keep only the first alive[i] rows."""
+        """Return the activations `layers` of x; before stage i, keep only the last alive[i] rows."""
         wanted = [self.model.layer(n) for n in layers]
         last = max(lay.stage for lay in wanted)
         self.sink.clear()
         x = self.model.preprocess(x)
         for i in range(last + 1):
             if alive is not None and alive[i] < x.shape[0]:
-                x = x[:alive[i]]
+                x = x[x.shape[0] - alive[i]:]
             x = self.model.stages[i](x)
             for lay in wanted:
                 if lay.stage == i and lay.module is None:
@@ -146,12 +146,12 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
     plan = plan_batch(model, objective, n_orig, n_rows)
     if originals is not None:
         originals = originals.to(device, torch.float32)
-    order = torch.tensor(plan.order, device=device)
+    order = None if plan.order == sorted(plan.order) else torch.tensor(plan.order, device=device)
     runner = Runner(model, plan.layers + plan.original_layers)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     channels_last = model.meta["prepared"]["channels_last"]
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.Adam(params, lr=lr, fused=True)
     snaps, history, cached = {}, [], None
     start = time.perf_counter()
     try:
@@ -172,11 +172,13 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
                 for name, t in cached.items():
                     acts[name].add(t, {i: i for i in range(n_orig)})
             if plan.layers:
-                x = transforms(img.index_select(0, order), draw).contiguous(memory_format=layout)
+                x = transforms(img if order is None else img.index_select(0, order), draw)
+                x = x.contiguous(memory_format=layout)
                 with autocast:
                     out = runner(x, plan.layers, plan.alive if drop_rows else None)
                 for name, t in out.items():
-                    acts[name].add(t, {n_orig + plan.order[k]: k for k in range(t.shape[0])})
+                    first = n_rows - t.shape[0]
+                    acts[name].add(t, {n_orig + plan.order[first + k]: k for k in range(t.shape[0])})
             values = objective.values(acts)
             total = torch.stack([v.float() for v in values]).sum()
             if not torch.isfinite(total):

@@ -17,10 +17,10 @@ def caricature_objective(layers, n_orig=1):
     return Objective([t for o in terms for t in o.terms])
 
 
-def test_plan_orders_rows_deepest_first_and_counts_alive():
+def test_plan_orders_rows_shallowest_first_and_counts_alive():
     model = tiny_model()
     plan = plan_batch(model, caricature_objective(["stem", "res", "down", "res.branch"]), 1, 4)
-    assert plan.order[:2] == [1, 3] and plan.order[2:] == [2, 0]
+    assert plan.order == [0, 2, 1, 3]
     assert plan.alive == [4, 3, 2]
     assert plan.row_layer == ["stem", "res", "down", "res.branch"]
     assert plan.original_layers == ["stem", "res", "down", "res.branch"]
@@ -30,18 +30,18 @@ def test_plan_orders_rows_deepest_first_and_counts_alive():
 
 def test_dropping_rows_keeps_values_and_gradients():
     model = prepare_model(tiny_model())
-    layers = ["res", "res.branch", "down", "stem"]  # rows already deepest first
+    layers = ["stem", "down", "res.branch", "res"]  # rows already shallowest first
     plan = plan_batch(model, caricature_objective(layers), 1, 4)
     x = torch.rand(4, 3, 32, 32)
     grads = []
     for alive in (plan.alive, None):
         xi = x.clone().requires_grad_(True)
         out = Runner(model, layers)(xi, layers, alive)
-        loss = sum((out[name][i] ** 2).sum() for i, name in enumerate(layers))
+        loss = sum((out[name][-(len(layers) - i)] ** 2).sum() for i, name in enumerate(layers))
         loss.backward()
         grads.append(xi.grad)
         if alive is not None:
-            assert [out[n].shape[0] for n in layers] == [2, 2, 3, 4]
+            assert [out[n].shape[0] for n in layers] == [4, 3, 2, 2]
     torch.testing.assert_close(grads[0], grads[1])
 
 
@@ -92,3 +92,17 @@ def test_nan_image_names_step_and_layer():
 def test_rejects_non_positive_steps():
     with pytest.raises(ValueError, match="steps must be positive"):
         run(tiny_model(), ["res"], steps=0)
+
+
+def test_row_order_does_not_matter():
+    model, photo = tiny_model(), torch.rand(1, 3, 32, 32)
+    (spec,), _ = image_param("fft", 32, 2, seed=1)
+    results = []
+    for layers, rows in ((["stem", "res"], [0, 1]), (["res", "stem"], [1, 0])):
+        params, image_fn = image_param("fft", 32, 2)
+        with torch.no_grad():
+            params[0].copy_(spec[rows])
+        out = optimize(model, caricature_objective(layers), (params, image_fn), build_transforms("standard", 32, 0),
+                       4, originals=photo, precision="fp32")
+        results.append(out.images[rows])
+    np.testing.assert_allclose(results[0], results[1], atol=1e-5)
