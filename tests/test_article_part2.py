@@ -2,7 +2,7 @@
 
 Each figure mounts without console errors; in attribution_classes, hovering, focusing (arrow keys) or tapping
 a class switches the caricature, and hovering the caricature lays that class's attribution map over the photo;
-the compare and grid figures follow clicks and hovers. Screenshots: test-artifacts/article-<id>-<width>.png.
+the compare figures follow clicks. Screenshots: test-artifacts/article-<id>-<width>.png.
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_tapping_a_class_selects_it_and_tapping_the_caricature_toggles_the_map(o
     assert _no_overflow(page) and probe.errors == []
 
 
-@pytest.mark.parametrize("fig", ["attribution_hidden", "iterated"])
+@pytest.mark.parametrize("fig", ["attribution_hidden", "iterated", "debugging"])
 def test_compare_figures_switch_option(open_page, article_url, fig):
     probe = open_page(article_url + "index.html", **DESKTOP)
     page = _load(probe)
@@ -118,18 +118,15 @@ def test_compare_figures_switch_option(open_page, article_url, fig):
     data = index["data"]
     s = data["initial"]
     target = next(o["key"] for o in data["options"] if o["key"] != s["option"])
-    assert _shows(_car(page, fig), index, data["cells"][s["photo"]][s["layer"]][s["option"]]["tile"])
-    page.locator(f"#fig-{fig} .cv-option[data-key='{target}']").click()
-    assert _shows(_car(page, fig), index, data["cells"][s["photo"]][s["layer"]][target]["tile"])
+    cell = data["cells"][s["photo"]][s["layer"]]
+    car, option = _car(page, fig), page.locator(f"#fig-{fig} .cv-option[data-key='{target}']")
+    assert _shows(car, index, cell[s["option"]]["tile"])
+    option.hover()                                                           # hover previews
+    assert _shows(car, index, cell[target]["tile"])
+    page.mouse.move(2, 2)
+    assert _shows(car, index, cell[s["option"]]["tile"])
+    option.click()                                                           # click selects
+    page.mouse.move(2, 2)
+    assert _shows(car, index, cell[target]["tile"]) and option.get_attribute("aria-checked") == "true"
     assert probe.errors == []
 
-
-def test_debugging_grid_follows_hover(open_page, article_url):
-    probe = open_page(article_url + "index.html", **DESKTOP)
-    page = _load(probe)
-    index = _index(page, "debugging")
-    data = index["data"]
-    row, col = data["rows"][-1]["key"], data["cols"][0]["key"]
-    page.locator("#fig-debugging tbody tr").nth(len(data["rows"]) - 1).locator(".cv-cell").nth(0).hover()
-    assert _shows(_car(page, "debugging"), index, data["cells"][row][col]["tile"])
-    assert probe.errors == []
