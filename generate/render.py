@@ -161,7 +161,6 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
         for step in range(1, steps + 1):
             opt.zero_grad(set_to_none=True)
             img = image_fn()
-            _check_image(img.detach(), step, plan)
             draw = transforms.draw()
             acts = {name: Rows(name) for name in objective.layers}
             if plan.original_layers:
@@ -181,7 +180,8 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
                     acts[name].add(t, {n_orig + plan.order[first + k]: k for k in range(t.shape[0])})
             values = objective.values(acts)
             total = torch.stack([v.float() for v in values]).sum()
-            if not torch.isfinite(total):
+            if not torch.isfinite(total):  # a non-finite image makes its objective non-finite too
+                _check_image(img.detach(), step, plan)
                 _check_values(values, objective, step)
                 raise RuntimeError(f"step {step}: objective {objective.name} is {total.item()}")
             (-total).backward()
