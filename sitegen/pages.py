@@ -90,8 +90,12 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
                               {"figure": place})
     _, body, body_line = split(expanded, article.path)
     conv = markdown.convert(body, article.path, keys, body_line)
-    conv.html = markdown.MARK_RE.sub(lambda m: macros.figure(placed[m.group(2)]) if m.group(1) == "figure"
-                                     else m.group(0), conv.html)
+    def figures_in(html: str) -> str:
+        return markdown.MARK_RE.sub(lambda m: macros.figure(placed[m.group(2)]) if m.group(1) == "figure"
+                                    else m.group(0), html)
+
+    conv.html = figures_in(conv.html)
+    conv.slots = {name: figures_in(html) for name, html in conv.slots.items()}   # e.g. a figure in ::: methods
     return conv, list(placed.values())
 
 

@@ -1,4 +1,4 @@
-"""Tests for part 1's figure plans: the randomization cascade and the models figure's transfer groups."""
+"""Tests for part 1's figure plans: the randomization cascade, the models figure's transfer groups, batches."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,3 +32,13 @@ def test_model_transfer_groups_average_the_right_pairs():
     assert got["lite_family"] == pytest.approx(np.mean([1, 2, 5, 7, 10, 11]))
     assert got["lite_mnv2"] == pytest.approx(np.mean([3, 8, 13, 15, 16, 17]))
     assert got["random_in_trained"] == pytest.approx(np.mean([20, 21, 22, 23]))
+
+
+def test_chunk_of_cuts_fixed_batches_from_the_start():
+    from generate.figures._runs import chunk_of
+
+    photos = ["a", "b", "c", "d", "e", "f", "g"]
+    assert chunk_of(photos, "a", 3) == ("a", "b", "c")
+    assert chunk_of(photos, "e", 3) == ("d", "e", "f")
+    assert chunk_of(photos, "g", 3) == ("g",)                 # the last batch may be short
+    assert chunk_of(photos, "c", 4) == ("a", "b", "c", "d")

@@ -53,6 +53,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     tally = common.Tally(config, sum(len(items) for _, items in plan) * spec.steps)
     tiles = {"photo": {}, "caricatures": {}, "attribution": {}}
     panels, p_car, ious = {}, {layer: [] for layer in spec.layers}, {layer: [] for layer in spec.layers}
+    diff = {layer: [] for layer in spec.layers}   # (p(a), p(b)) of the caricatures toward logit a − logit b
     for path, items in plan:
         pk = common.photo_key(path)
         maps = {}
@@ -70,6 +71,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 metrics = {"p_car": float(probs[i, int(a)]), "cosine": float(run["cosine"][i])}
                 if b:
                     metrics["p_b"] = float(probs[i, int(b)])
+                    diff[layer].append((metrics["p_car"], metrics["p_b"]))
                 else:
                     p_car[layer].append(metrics["p_car"])
                 item["cells"][layer] = {"tile": tile, "attribution": f"attr/{tile}", "metrics": metrics}
@@ -96,12 +98,16 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     metrics = {"photos": len(plan), "caricatures": sum(len(i) for _, i in plan) * len(spec.layers),
                "ambiguous": sum(len(i) > 1 for _, i in plan), "size": size, "steps": spec.steps,
                "iou_top_pct": round(100 * spec.params["iou_top"]),
+               "iou_chance": spec.params["iou_top"] / (2 - spec.params["iou_top"]),
                **{f"grid_{n}": model.shape(n, size)[-1] for n in spec.layers}}
     for layer in spec.layers:
         metrics[f"p_car_{layer}"] = float(np.mean(p_car[layer]))
         metrics[f"p_car_min_{layer}"] = float(np.min(p_car[layer]))
         if ious[layer]:
             metrics[f"iou_competing_{layer}"] = float(np.mean(ious[layer]))
+        if diff[layer]:
+            metrics[f"p_diff_a_min_{layer}"] = float(min(a for a, _ in diff[layer]))
+            metrics[f"p_diff_b_max_{layer}"] = float(max(b for _, b in diff[layer]))
     for path, items in plan:
         if len(items) > 1:
             pk = common.photo_key(path)

@@ -19,10 +19,10 @@ from generate.figures._runs import (
     DEPTHS,
     DEPTHS_QUICK,
     LITE0,
+    batch_run,
     core_run,
     depth_layers,
     pretty,
-    shared_run,
 )
 from generate.images import load_photo
 from generate.metrics import compare
@@ -61,8 +61,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     photos, cars, cells, share = {}, {}, {}, {d: [] for d in blocks}
     for path in spec.inputs:
         key = photo_key(path)
-        runs = {k: (range(len(blocks)), shared_run(config, model, path, names[k], steps=spec.steps, tally=tally,
-                                                   size=core["size"], lr=core["lr"])) for k in names}
+        runs = {k: (range(len(blocks)), batch_run(config, model, tuple(spec.inputs), names[k], steps=spec.steps,
+                                                  tally=tally, size=core["size"], lr=core["lr"])[
+                        spec.inputs.index(path)]) for k in names}
         runs["output"] = ([core["layers"].index(b) for b in blocks.values()], core_run(config, spec, path, tally))
         photos[f"photo/{key}"] = runs["output"][1]["original"]
         for k, (idx, run) in runs.items():

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import COMPARE, Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._common import Tally, model_for, models_note, photo_key, photo_label
 from generate.figures._measures import image_metrics, relative_gains
 from generate.figures._runs import (
     CORE,
@@ -21,11 +21,13 @@ from generate.figures._runs import (
     DEPTHS,
     DEPTHS_QUICK,
     LITE0,
+    MODEL_SET,
+    MODEL_SET_QUICK,
     core_run,
     depth_layers,
     layer_label,
     pretty,
-    shared_run,
+    set_run,
 )
 from generate.images import load_photo
 
@@ -35,13 +37,13 @@ OPTIONS = (("lite0", LITE0, "imagenet"), ("lite1", "efficientnet_lite1", "imagen
 LABELS = {"lite0": "Lite0", "lite1": "Lite1", "lite2": "Lite2", "mnv2": "MobileNetV2", "random": "Lite0 random"}
 SPEC = FigureSpec(
     id="models", title="The same photos through five networks", view="compare", layout="l-page",
-    inputs=COMPARE[:6], models=tuple(dict.fromkeys(m for _, m, _ in OPTIONS)), steps=CORE["steps"],
-    params={"core": CORE, "depths": DEPTHS, "options": [list(o) for o in OPTIONS]},
+    inputs=tuple(MODEL_SET["photos"]), models=tuple(dict.fromkeys(m for _, m, _ in OPTIONS)), steps=CORE["steps"],
+    params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "options": [list(o) for o in OPTIONS]},
     caption="Switch the network: three ImageNet EfficientNet-Lite sizes, MobileNetV2, and Lite0 with random "
             "weights, each caricatured at the end of its 2nd, 4th or 6th stage. *in Lite0* is the gain the "
             "caricature reaches when Lite0 looks at it, in units of the gain of Lite0's own caricature.",
-    quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"],
-           "params": {"core": CORE_QUICK, "depths": DEPTHS_QUICK}})
+    quick={"inputs": tuple(MODEL_SET_QUICK["photos"]), "steps": CORE_QUICK["steps"],
+           "params": {"core": CORE_QUICK, "set": MODEL_SET_QUICK, "depths": DEPTHS_QUICK}})
 
 
 def _runs(spec, config, models, layers, path, tally) -> dict[str, tuple[list[int], dict]]:
@@ -51,8 +53,8 @@ def _runs(spec, config, models, layers, path, tally) -> dict[str, tuple[list[int
         if k == "lite0":
             out[k] = ([core["layers"].index(n) for n in layers[k].values()], core_run(config, spec, path, tally))
         else:
-            out[k] = (list(range(len(layers[k]))), shared_run(
-                config, models[k], path, list(layers[k].values()), steps=spec.steps, tally=tally,
+            out[k] = (list(range(len(layers[k]))), set_run(
+                config, spec, models[k], path, list(layers[k].values()), steps=spec.steps, tally=tally,
                 size=core["size"], lr=core["lr"]))
     return out
 

@@ -27,10 +27,13 @@ from generate.figures._runs import (
     DEPTHS,
     DEPTHS_QUICK,
     LITE0,
+    MODEL_SET,
+    MODEL_SET_QUICK,
+    batch_run,
     core_run,
     depth_layers,
     pretty,
-    shared_run,
+    set_run,
 )
 from generate.images import load_photo
 from generate.models import efficientnet_lite, mobilenet_v2
@@ -42,11 +45,11 @@ LABELS = {"lite0": "Lite0", "lite0-wrong": "Lite0 · mean/std", "mnv2": "MobileN
 SPEC = FigureSpec(
     id="preprocessing", title="The wrong preprocessing", view="compare", layout="l-page",
     inputs=COMPARE[:3], models=(LITE0, MNV2), steps=CORE["steps"],
-    params={"core": CORE, "depths": DEPTHS, "wrong": {k: v[0] for k, v in WRONG.items()}},
+    params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "wrong": {k: v[0] for k, v in WRONG.items()}},
     caption="Each network with its own preprocessing and with the other's. *in right* is the gain the "
             "caricature reaches in the correctly fed network, in units of that network's own caricature.",
-    quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"], "params": {"core": CORE_QUICK,
-                                                                           "depths": DEPTHS_QUICK}})
+    quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"],
+           "params": {"core": CORE_QUICK, "set": MODEL_SET_QUICK, "depths": DEPTHS_QUICK}})
 
 
 @torch.no_grad()
@@ -67,12 +70,15 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     photos, cars, cells, rel, kept = {}, {}, {}, {k: [] for k in models}, {k: [] for k in wrong}
     for path in spec.inputs:
         key, runs = photo_key(path), {}
-        for k in ("mnv2-wrong", "lite0-wrong", "mnv2"):
-            runs[k] = (range(len(p["depths"])), shared_run(config, models[k], path, list(layers[k].values()),
-                                                           steps=spec.steps, tally=tally, size=core["size"],
-                                                           lr=core["lr"]))
-        runs["lite0"] = ([core["layers"].index(n) for n in layers["lite0"].values()], core_run(config, spec, path,
-                                                                                                tally))
+        for k in ("mnv2-wrong", "lite0-wrong"):   # all photos of the figure in one batch per network
+            batch = batch_run(config, models[k], tuple(spec.inputs), list(layers[k].values()), steps=spec.steps,
+                              tally=tally, size=core["size"], lr=core["lr"])
+            runs[k] = (range(len(p["depths"])), batch[spec.inputs.index(path)])
+        runs["mnv2"] = (range(len(p["depths"])), set_run(config, spec, models["mnv2"], path,   # `models`' runs
+                                                         list(layers["mnv2"].values()), steps=spec.steps,
+                                                         tally=tally, size=core["size"], lr=core["lr"]))
+        idx = [core["layers"].index(n) for n in layers["lite0"].values()]
+        runs["lite0"] = (idx, core_run(config, spec, path, tally))
         photos[f"photo/{key}"] = runs["lite0"][1]["original"]
         for k, (idx, run) in runs.items():
             for i, d in zip(idx, p["depths"]):

@@ -18,10 +18,11 @@ SPEC = FigureSpec(
     id="randomization", title="Caricatures under cascading randomization", view="strip", layout="l-page",
     inputs=COMPARE[:1], models=(LITE0,), layers=("block7",), steps=CORE["steps"],
     params={"size": CORE["size"], "lr": CORE["lr"], "cascade": "all"},
-    caption="Left to right, Lite0 keeps fewer trained stages: first everything above block 7 is "
+    caption="Left to right, Lite0 keeps fewer trained blocks: first everything above block 7 is "
             "re-initialized, then block 7, block 6, … down to the stem. Each tile is a fresh caricature at "
-            "block 7. *corr* is its pixel correlation with the trained network's caricature; *cos→trained* "
-            "is the cosine between the two images' activations at block 7 of the trained network.",
+            "block 7. *corr→trained* is its pixel correlation with the trained network's caricature and "
+            "*corr→photo* with the photo; *cos→trained* is the cosine between its activation and the trained "
+            "caricature's at block 7 of the trained network.",
     quick={"steps": CORE_QUICK["steps"], "params": {"size": CORE_QUICK["size"], "cascade": 2}})
 
 

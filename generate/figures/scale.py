@@ -19,17 +19,17 @@ from generate.figures._common import (
     photo_set,
 )
 from generate.figures._measures import summary
-from generate.figures._runs import LITE0, layer_label, shared_run, short_label
+from generate.figures._runs import LITE0, batch_run, chunk_of, layer_label, short_label
 
 PHOTOS = all_photos()
 SETS = ("animals", "objects", "places")
 SPEC = FigureSpec(
     id="scale", title="Caricatures of every photo at four layers", view="explorer", layout="l-page",
     inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=48,
-    params={"size": 96, "lr": 0.05},
-    caption="Every photo shared with this article beside its caricature at one layer of Lite0 (96 px, 48 "
-            "steps). Pick a layer or a set; each dot in the charts is one photo, hover one to see its pair. "
-            "A layer's images load only when it is picked.",
+    params={"size": 96, "lr": 0.05, "batch": 4},
+    caption="Every photo shared with this article beside its caricature at one layer of Lite0 (smaller, "
+            "shorter runs than in the other figures). Pick a layer or a set; each dot in the charts is one "
+            "photo, and hovering it shows that pair. A layer's images load only when it is picked.",
     quick={"inputs": tuple(p for s in SETS for p in [x for x in PHOTOS if photo_set(x) == s][:1]),
            "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
 
@@ -41,9 +41,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     tiles = {"photos": {}, **{f"layer-{n}": {} for n in spec.layers}}
     cells, photos = {}, []
     for path in spec.inputs:
-        key = photo_key(path)
-        run = shared_run(config, model, path, spec.layers, steps=spec.steps, tally=tally, size=p["size"],
-                         lr=p["lr"])
+        key, chunk = photo_key(path), chunk_of(spec.inputs, path, p["batch"])
+        run = batch_run(config, model, chunk, spec.layers, steps=spec.steps, tally=tally, size=p["size"],
+                        lr=p["lr"])[chunk.index(path)]
         tiles["photos"][f"photo/{key}"] = run["original"]
         photos.append({"key": key, "label": photo_label(path), "set": photo_set(path), "photo": f"photo/{key}"})
         for i, layer in enumerate(spec.layers):
