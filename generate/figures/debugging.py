@@ -33,7 +33,7 @@ SPEC = FigureSpec(
     caption="One photo, five setups. Pick an image — a feature visualization of the channel the photo excites "
             "most, or a caricature of the photo — and compare the setups side by side; the metrics re-evaluate "
             "each image in the healthy model.",
-    inputs=("images/animals/panda.jpg",), models=(LITE0,), layers=("block4", "block10"), steps=192,
+    inputs=("images/animals/panda.jpg",), models=(LITE0,), layers=("block4", "block10"), steps=128,
     params={"vis_size": 160, "core": CORE},
     quick={"steps": 6, "params": {"vis_size": 64, "core": CORE_QUICK}},
 )

@@ -36,7 +36,7 @@ SPEC = FigureSpec(
     # for the class span, attribution_hidden (the teaser's CORE settings) for the Σ A² span.
     params={"runs": {"class-head-b10": {"size": 160, "steps": 128},
                      "energy-b10-stem": {"size": CORE["size"], "steps": CORE["steps"], "lr": CORE["lr"]}},
-            "map_size": 160, "sample_step": 3, "iou_top": 0.2},
+            "map_size": 160, "sample_step": 4, "iou_top": 0.2},
     quick={"inputs": ("images/animals/panda.jpg",),
            "params": {"runs": {"class-head-b10": {"size": 96, "steps": 6}, "energy-b10-stem": {"size": 64, "steps": 6}},
                       "map_size": 96, "sample_step": 60}},
@@ -112,7 +112,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                         metrics["p_car"] = float(probabilities(model, run["images"][i:i + 1])[0, cls])
                     cells[pk][f"{span}/{layer}"][mode] = {"tile": tile, "metrics": metrics,
                                                          "label": layer_label(model, layer, settings[span]["size"])}
-    metrics = {"photos": len(spec.inputs), "sample": len(sample), "map_size": size, "iou_top_pct": round(100 * frac),
+    metrics = {"photos": len(spec.inputs), "sample": len(sample), "sample_step": spec.params["sample_step"],
+               "map_size": size, "iou_top_pct": round(100 * frac),
                "iou_chance": frac / (2 - frac),   # two independent random top-frac sets: f² / (2f − f²)
                **{f"{k}_{span.split('-')[0]}": v for span, s in settings.items() for k, v in s.items()}}
     for span in SPANS:
