@@ -5,7 +5,7 @@
     if __name__ == "__main__":
         run_standalone(SPEC, make)      # python generate/figures/in_context.py [--quick] [--out out/]
 
-The build (`sitegen/`) imports this module, never the other way round. See notes/figure_contract.md.
+The build (`sitegen/`) imports this module, never the other way round. See docs/FIGURES.md.
 """
 from __future__ import annotations
 
