@@ -16,7 +16,7 @@ from generate.figures._runs import CORE, LITE0, STUDY, STUDY_QUICK, short_label,
 SPEC = FigureSpec(
     id="convergence", title="How fast caricatures converge", view="chart", layout="l-body",
     inputs=COMPARE[:2], models=(LITE0,), layers=tuple(STUDY["layers"]), steps=STUDY["steps"],
-    params={"study": STUDY, "every": 8, "marks": {"short": 48, "core": CORE["steps"]}},
+    params={"study": STUDY, "every": 16, "marks": {"short": 48, "core": CORE["steps"]}},
     caption="Against optimization steps, for each layer (mean over two photos): the objective on the randomly "
             "transformed images the optimizer sees, as a fraction of its final value; and the gain and cosine "
             "of the image at that step, untransformed. Hover, tap or tab to a point for its value.",

@@ -110,7 +110,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
                             {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
                             {"key": "in_right", "label": "in right", "format": ".2f", "suffix": "×"}],
-            "initial": {"photo": photo_key(spec.inputs[0]), "layer": next(iter(p["depths"])),
+            "initial": {"photo": photo_key(spec.inputs[0]), "layer": list(p["depths"])[-1],
                         "option": "lite0-wrong"}}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(*right.values()),

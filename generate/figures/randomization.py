@@ -67,7 +67,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     cascade_names = [name for name, _ in plan[2:]]   # named points of the cascade for the text
     metrics["marks"] = {k: {"name": n, **next(it["metrics"] for it in items if it["key"] == n)}
                         for k, n in (("first", cascade_names[0]), ("middle", cascade_names[len(cascade_names) // 2]),
-                                     ("last", cascade_names[-1]))}
+                                     ("last", cascade_names[-1]),
+                                     ("lowest", min(cascade_names, key=metrics["corr"].__getitem__)))}
     metrics["trained_cosine"] = in_trained["cosine"]
     data = {"items": items, "reference": {"label": photo_label(photo), "tile": "photo"}, "slider": True,
             "slider_label": "Re-initialized", "inspector": True, "initial": items[0]["key"],
