@@ -119,7 +119,7 @@ def _make(stale: list[FigureScript], site: Site, config: BuildConfig) -> None:
 
 
 def _make_in_workers(stale, config, progress, finished) -> None:
-    by_id, started, done = {s.id: s for s in stale}, {s.id: time.perf_counter() for s in stale}, set()
+    by_id, done = {s.id: s for s in stale}, set()
 
     def on_event(fig_id: str, ev: dict) -> None:
         s = by_id[fig_id]
@@ -127,7 +127,7 @@ def _make_in_workers(stale, config, progress, finished) -> None:
             progress(fig_id, ev["done"], ev["total"])
         elif ev["event"] == "done":
             done.add(fig_id)
-            finished(s, Path(ev["entry"]), time.perf_counter() - started[fig_id])
+            finished(s, Path(ev["entry"]), ev["seconds"])   # the worker's own time, not time since queued
         elif ev["event"] == "error":
             logs = config.cache / "logs"
             logs.mkdir(parents=True, exist_ok=True)

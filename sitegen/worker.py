@@ -12,6 +12,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +83,7 @@ def main() -> int:
     def send(**event) -> None:
         out.write(json.dumps(event) + "\n")
 
+    t0 = time.perf_counter()
     try:
         entry = make_entry(job, lambda done, total: send(event="progress", done=done, total=total))
     except KeyboardInterrupt:
@@ -90,7 +92,7 @@ def main() -> int:
         send(event="error", type=type(e).__name__, message=str(e), line=script_line(e, Path(job["script"])),
              traceback="".join(traceback.format_exception(e)))
         return 1
-    send(event="done", entry=str(entry))
+    send(event="done", entry=str(entry), seconds=time.perf_counter() - t0)
     return 0
 
 

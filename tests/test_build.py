@@ -307,6 +307,19 @@ def test_workers_get_tuned_malloc_and_in_process_does_not(tmp_path):
     assert worker_env(1, {"OMP_NUM_THREADS": "7"})["OMP_NUM_THREADS"] == "7"
 
 
+def test_one_worker_logs_each_figures_own_time_not_time_since_queued(tmp_path, caplog):
+    """With one worker the figures run one after another; each logs its own time (the second one must not
+    include the first one's run and its worker's start-up)."""
+    from dataclasses import replace
+    with caplog.at_level("INFO", logger="build"):
+        site = build(replace(site_config(tmp_path), jobs=1))
+    logged = {m.group(1): float(m.group(2)) for r in caplog.records
+              for m in [re.match(r"figure (\w+): made in ([\d.]+) s", r.getMessage())] if m}
+    assert sorted(logged) == ["bands", "tiles"]
+    for fig_id, seconds in logged.items():
+        assert seconds < site.figures[fig_id]["provenance"]["wall_time_s"] + 0.5, (fig_id, logged)
+
+
 @pytest.mark.slow
 def test_serve_serves_and_rebuilds_on_change(tmp_path):
     site = _copy_site(tmp_path)
