@@ -147,3 +147,9 @@ def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, artic
     assert _no_overflow(page) and probe.errors == []
     for fig in PART1:
         page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"article-{fig}-375.png"))
+    # Full-size runs write longer numbers than --quick: a table in the text or the appendix that gets wider
+    # must scroll in its own box, not the page.
+    widened = page.evaluate("""() => { const cells = document.querySelectorAll('.d-article td, .d-appendix td');
+        cells.forEach(td => { td.textContent += ' wide-cell-content-from-a-full-size-run'; });
+        return cells.length; }""")
+    assert widened > 0 and _no_overflow(page)
