@@ -3,7 +3,7 @@
     SPEC = FigureSpec(id="in_context", title="...", view="grid", inputs=("images/animals/cat.jpg",))
     def make(spec: FigureSpec, config: FigureConfig) -> FigureResult: ...
     if __name__ == "__main__":
-        run_standalone(SPEC, make)      # python generate/figures/in_context.py [--quick] [--out out/]
+        run_standalone(SPEC, make)      # python -m generate.figures.in_context [--quick] [--out out/]
 
 The build (`sitegen/`) imports this module, never the other way round. See docs/FIGURES.md.
 """
