@@ -144,6 +144,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def figure_source(script: Path) -> str:
+    """Return what a figure's cache key hashes as its code: the script and the shared helpers beside it
+    (`_*.py`, e.g. generate/figures/_common.py), since editing a helper can change what the script makes."""
+    helpers = sorted(p for p in script.parent.glob("_*.py") if p.name != "__init__.py")
+    return "".join(f"# --- {p.name}\n{p.read_text(encoding='utf-8')}" for p in [script, *helpers])
+
+
 def cache_key(spec: FigureSpec, source: str, root: Path = ROOT, quick: bool = False,
               engine_version: str | None = None) -> str:
     """Return the hex key of a resolved spec: its JSON, the script source, ENGINE_VERSION, the input bytes'

@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 import generate
+from generate import figure as contract
 from generate.figure import FigureConfig, FigureResult, FigureSpec, cache_key, pack_sprites, write_atomic
 from sitegen.cache import entry_dir, write_entry
 from sitegen.config import BuildConfig
@@ -90,7 +91,7 @@ def discover(config) -> dict[str, FigureScript]:
             raise BuildError(f"SPEC.id {spec.id!r} must equal the file name {path.stem!r}", path)
         eff = effective_spec(spec, config.quick, config.seed)
         try:
-            key = cache_key(eff, path.read_text(encoding="utf-8"), config.root, config.quick)
+            key = cache_key(eff, contract.figure_source(path), config.root, config.quick)
         except FileNotFoundError as e:
             raise BuildError(str(e), path) from None
         found[spec.id] = FigureScript(spec.id, path, eff, key, config.quick)

@@ -135,6 +135,17 @@ def test_only_edited_figures_regenerate_and_only_selects(tmp_path):
     assert build(replace(config, only=("bands",), force=True)).regenerated == ["bands"]
 
 
+def test_editing_a_shared_helper_regenerates_the_figures_beside_it(tmp_path):
+    site = _copy_site(tmp_path)
+    helper = site / "figures" / "_shared.py"
+    helper.write_text("SCALE = 1\n")
+    config = site_config(tmp_path, site)
+    build(config)
+    assert build(config).regenerated == []
+    helper.write_text("SCALE = 2\n")
+    assert sorted(build(config).regenerated) == ["bands", "tiles"]
+
+
 def test_only_with_a_never_built_figure_shows_a_placeholder(tmp_path):
     from dataclasses import replace
     site = build(replace(site_config(tmp_path), only=("bands",)))
