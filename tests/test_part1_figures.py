@@ -42,3 +42,12 @@ def test_chunk_of_cuts_fixed_batches_from_the_start():
     assert chunk_of(photos, "e", 3) == ("d", "e", "f")
     assert chunk_of(photos, "g", 3) == ("g",)                 # the last batch may be short
     assert chunk_of(photos, "c", 4) == ("a", "b", "c", "d")
+
+
+def test_photo_labels_read_as_names():
+    from generate.figures._common import all_photos, photo_label
+    labels = {p: photo_label(p) for p in all_photos()}
+    assert labels["images/places/statueofliberty.jpg"] == "Statue of Liberty"
+    assert labels["images/animals/panda.jpg"] == "Panda"
+    run_together = [lab for lab in labels.values() if not any(c in lab for c in " -") and len(lab) > 12]
+    assert run_together == [], run_together

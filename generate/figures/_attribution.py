@@ -10,12 +10,7 @@ import torch
 from PIL import Image
 
 from generate.attribution import Target, logit, logit_diff
-from generate.figures._common import photo_key, photo_label
 from generate.models.base import Model
-
-# Readable names for photos whose credited title is a run-together file name.
-NAMES = {"chateaudechenonceau": "Château de Chenonceau", "statueofliberty": "Statue of Liberty",
-         "coffee": "Coffee cup"}
 
 # An inferno-like ramp (dark violet → red → orange → pale yellow), monotone in lightness, so a map reads in grey.
 HEAT_STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
@@ -111,8 +106,3 @@ def probabilities(model: Model, images: np.ndarray) -> np.ndarray:
     x = x / 255.0 if np.asarray(images).dtype == np.uint8 else x
     with torch.no_grad():
         return model.activations(x, ["logits"])["logits"].float().softmax(-1).numpy()
-
-
-def photo_name(path: str) -> str:
-    """Return the photo's display name: NAMES where its credited title is a bare file name, else the title."""
-    return NAMES.get(photo_key(path), photo_label(path))

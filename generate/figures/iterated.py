@@ -14,7 +14,7 @@ import numpy as np
 from generate.attribution import Target, layer_energy, logit
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._attribution import photo_name, probabilities, spearman, top_iou
+from generate.figures._attribution import probabilities, spearman, top_iou
 from generate.figures._runs import CORE, layer_label
 from generate.images import load_photo
 
@@ -123,7 +123,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         metrics[f"iou_q10_{key}"] = float(np.quantile(pairs[:, 0], 0.1))
     data = {"option_label": "Attribution", "photo_label": "Photo", "layer_label": "Span → end layer",
             "options": [{"key": "single", "label": "single step"}, {"key": "iterated", "label": "iterated"}],
-            "photos": [{"key": common.photo_key(p), "label": photo_name(p),
+            "photos": [{"key": common.photo_key(p), "label": common.photo_label(p),
                         "photo": f"photo/{common.photo_key(p)}"} for p in spec.inputs],
             "layers": layers, "cells": cells,
             "metric_defs": [{"key": "iou", "label": f"top-{round(100 * frac)}% IoU of maps", "format": ".2f"},
