@@ -15,7 +15,7 @@ import numpy as np
 from generate.classes import imagenet_classes
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._attribution import class_target, heat_overlay, photo_name, probabilities, top_iou
+from generate.figures._attribution import class_target, heat_overlay, probabilities, top_iou
 from generate.figures._runs import layer_label
 from generate.images import load_photo
 
@@ -26,11 +26,12 @@ SPEC = FigureSpec(
             "caricature toward it; hover the caricature (or tick the box) to lay its attribution map over the photo.",
     inputs=("images/animals/panda.jpg", "images/animals/scarlet_macaw.jpg", "images/objects/coffee.jpg",
             "images/places/chateaudechenonceau.jpg", "images/objects/pillow.jpg"),
-    models=("efficientnet_lite0",), layers=("block10", "head"), steps=128,
-    # classes: how many of the top classes to caricature (default 1); a difference top-1 − top-2 goes with > 1
-    params={"size": 160, "classes": {"chateaudechenonceau": 2, "pillow": 3}, "iou_top": 0.2},
+    models=("efficientnet_lite0",), layers=("block10", "block14", "head"), steps=128,
+    # classes: how many of the top classes to caricature (default 1); a difference top-1 − top-2 goes with > 1;
+    # extra_seeds: the top-class caricatures are run again with seeds seed+1 … seed+n (numbers only, no tiles)
+    params={"size": 160, "classes": {"chateaudechenonceau": 2, "pillow": 3}, "iou_top": 0.2, "extra_seeds": 2},
     quick={"inputs": ("images/animals/panda.jpg", "images/places/chateaudechenonceau.jpg"), "steps": 6,
-           "params": {"size": 96}},
+           "params": {"size": 96, "extra_seeds": 1}},
 )
 def targets(probs: np.ndarray, n: int, names: list[str]) -> list[dict]:
     """Return the class items to caricature: the top-n classes, then top-1 − top-2 when n > 1."""
@@ -42,6 +43,20 @@ def targets(probs: np.ndarray, n: int, names: list[str]) -> list[dict]:
     return items
 
 
+def seed_spread(config, model, plan, spec, seeds, tally) -> dict[str, list[float]]:
+    """Per layer, the mean p(top class | caricature) over photos for each seed (the figure's seed first)."""
+    by_seed = {layer: [float(np.mean([items[0]["cells"][layer]["metrics"]["p_car"] for _, items in plan]))]
+               for layer in spec.layers}
+    for seed in seeds:
+        runs = [common.caricature_run(config, model, path, spec.layers, steps=spec.steps, tally=tally,
+                                      size=spec.params["size"], seed=seed, attribution=class_target(items[0]["key"]))
+                for path, items in plan]
+        probs = [probabilities(model, run["images"])[:, int(items[0]["key"])] for run, (_, items) in zip(runs, plan)]
+        for i, layer in enumerate(spec.layers):
+            by_seed[layer].append(float(np.mean([p[i] for p in probs])))
+    return by_seed
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Run one caricature per (photo, target) at all layers jointly; pack caricatures, overlays and metrics."""
     model, names, size = common.model_for(spec.models[0]), imagenet_classes(), spec.params["size"]
@@ -50,7 +65,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
         logits_probs = probabilities(model, photo)[0]
         plan.append((path, targets(logits_probs, spec.params["classes"].get(common.photo_key(path), 1), names)))
-    tally = common.Tally(config, sum(len(items) for _, items in plan) * spec.steps)
+    seeds = [config.seed + k for k in range(1, spec.params["extra_seeds"] + 1)]
+    tally = common.Tally(config, (sum(len(items) for _, items in plan) + len(plan) * len(seeds)) * spec.steps)
     tiles = {"photo": {}, "caricatures": {}, "attribution": {}}
     panels, p_car, ious = {}, {layer: [] for layer in spec.layers}, {layer: [] for layer in spec.layers}
     diff = {layer: [] for layer in spec.layers}   # (p(a), p(b)) of the caricatures toward logit a − logit b
@@ -85,8 +101,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 first, second = (x["prob"] for x in items[:2])
                 item["value"] = f"{first:.0%} vs {second:.0%}"
         panels[pk] = {"items": items, "initial": items[0]["key"]}
+    by_seed = seed_spread(config, model, plan, spec, seeds, tally)
     layers = [{"key": n, "label": layer_label(model, n, size), "short": n} for n in spec.layers]
-    photos = [{"key": common.photo_key(p), "label": photo_name(p),
+    photos = [{"key": common.photo_key(p), "label": common.photo_label(p),
                "photo": f"photo/{common.photo_key(p)}"} for p, _ in plan]
     data = {"photos": photos, "layers": layers, "panels": panels, "overlay_opacity": 1,
             "overlay_label": "Show the attribution map on the photo",
@@ -97,12 +114,13 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                                       photos[0]["key"]), "layer": spec.layers[-1]}}
     metrics = {"photos": len(plan), "caricatures": sum(len(i) for _, i in plan) * len(spec.layers),
                "ambiguous": sum(len(i) > 1 for _, i in plan), "size": size, "steps": spec.steps,
-               "iou_top_pct": round(100 * spec.params["iou_top"]),
+               "seeds": 1 + len(seeds), "iou_top_pct": round(100 * spec.params["iou_top"]),
                "iou_chance": spec.params["iou_top"] / (2 - spec.params["iou_top"]),
                **{f"grid_{n}": model.shape(n, size)[-1] for n in spec.layers}}
     for layer in spec.layers:
         metrics[f"p_car_{layer}"] = float(np.mean(p_car[layer]))
         metrics[f"p_car_min_{layer}"] = float(np.min(p_car[layer]))
+        metrics[f"p_car_seed_lo_{layer}"], metrics[f"p_car_seed_hi_{layer}"] = min(by_seed[layer]), max(by_seed[layer])
         if ious[layer]:
             metrics[f"iou_competing_{layer}"] = float(np.mean(ious[layer]))
         if diff[layer]:

@@ -16,7 +16,6 @@ import torch
 from generate.attribution import layer_energy
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._attribution import photo_name
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, layer_label
 
 SPEC = FigureSpec(
@@ -24,7 +23,7 @@ SPEC = FigureSpec(
     layout="l-page",
     caption="The same photo and early layer, caricatured plainly or toward the energy of a later layer. Pick a "
             "photo, a layer and an objective; the small buttons preview each objective.",
-    inputs=common.COMPARE[:4], models=(LITE0,), layers=("stem", "block2", "block4"), steps=CORE["steps"],
+    inputs=common.COMPARE[:4], models=(LITE0,), layers=("stem", "block2", "block4", "block7"), steps=CORE["steps"],
     params={"core": CORE, "later": ["block10", "head"]},
     quick={"inputs": common.COMPARE[:2], "steps": CORE_QUICK["steps"], "params": {"core": CORE_QUICK}},
 )
@@ -86,7 +85,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 cells[pk][layer][key] = {"tile": tile, "metrics": metrics, "label": layer_label(model, layer, size)}
     data = {"option_label": "Objective", "photo_label": "Photo", "layer_label": "Caricature layer",
             "options": [{"key": k, "label": lab} for k, lab, _ in options],
-            "photos": [{"key": common.photo_key(p), "label": photo_name(p),
+            "photos": [{"key": common.photo_key(p), "label": common.photo_label(p),
                         "photo": f"photo/{common.photo_key(p)}"} for p in spec.inputs],
             "layers": [{"key": n, "label": model.layer(n).title.split(" · ")[0]} for n in spec.layers],
             "cells": cells,

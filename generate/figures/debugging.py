@@ -3,8 +3,8 @@
 Reproduce: python build.py --only debugging
 
 Five setups: healthy, a wrong input range (0–255 fed where (255x − 127)/128 is expected), no
-transformation robustness, a too-high learning rate, random weights; for each, the feature visualization of
-the photo's most active channel at two layers, and caricatures of the photo at the same layers. Metrics re-evaluate
+transformation robustness, a too-high learning rate, random weights; for each photo and setup, the feature
+visualization of the photo's most active channel at two layers, and caricatures of the photo at the same layers. Metrics re-evaluate
 every image in the healthy model, so a broken setup cannot grade itself: channel activation relative to the
 healthy visualization, cosine to the photo at the layer, pixel correlation with the photo, and the share of
 image power at high spatial frequencies.
@@ -16,7 +16,7 @@ import torch
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._attribution import high_frequency, photo_name
+from generate.figures._attribution import high_frequency
 from generate.figures._measures import image_metrics, pixel_correlation, to_tensor
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, layer_label
 
@@ -30,12 +30,13 @@ SETUPS = {  # key: (label, model variant, settings for both optimizations)
 SPEC = FigureSpec(
     id="debugging", title="Broken setups: feature visualizations and caricatures", view="compare",
     layout="l-page",
-    caption="One photo, five setups. Pick an image — a feature visualization of the channel the photo excites "
+    caption="Three photos, five setups. Pick a photo and an image — a feature visualization of the channel the photo excites "
             "most, or a caricature of the photo — and compare the setups side by side; the metrics re-evaluate "
             "each image in the healthy model.",
-    inputs=("images/animals/panda.jpg",), models=(LITE0,), layers=("block4", "block10"), steps=128,
+    inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/places/statueofliberty.jpg"),
+    models=(LITE0,), layers=("block4", "block10"), steps=128,
     params={"vis_size": 160, "core": CORE},
-    quick={"steps": 6, "params": {"vis_size": 64, "core": CORE_QUICK}},
+    quick={"inputs": ("images/animals/panda.jpg",), "steps": 6, "params": {"vis_size": 64, "core": CORE_QUICK}},
 )
 
 
@@ -53,16 +54,16 @@ def channel_act(model, images: np.ndarray, layer: str, channel: int) -> np.ndarr
         return model.activations(to_tensor(images), [layer])[layer][:, channel].float().mean((1, 2)).numpy()
 
 
-def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
-    """Run every setup's visualizations and caricatures; grade them all in the healthy model."""
-    healthy, path, core = common.model_for(LITE0), spec.inputs[0], spec.params["core"]
-    tally = common.Tally(config, len(SETUPS) * len(spec.layers) * spec.steps + len(SETUPS) * core["steps"])
+def photo_cells(config: FigureConfig, spec: FigureSpec, path: str, tally) -> tuple[dict, dict, dict, np.ndarray]:
+    """Run every setup's visualizations and caricatures for one photo; grade them all in the healthy model.
+    Return (cells[setup][column], tiles, channels[layer], photo)."""
+    healthy, core, pk = common.model_for(LITE0), spec.params["core"], common.photo_key(path)
     base = core_run(config, spec, path, tally)
     photo = base["original"]
     with torch.no_grad():
         acts = healthy.activations(to_tensor(photo[None]), list(spec.layers))
     channels = {n: int(acts[n][0].float().mean((1, 2)).argmax()) for n in spec.layers}
-    tiles, cells, reference = {"photo": {"photo": photo}, "cells": {}}, {}, {}
+    tiles, cells, reference = {f"photo/{pk}": photo}, {}, {}
     for key, (label, kind, settings) in SETUPS.items():
         model = variant(kind)
         cells[key] = {}
@@ -71,8 +72,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                                      size=spec.params["vis_size"], **settings)["images"][0]
             act = float(channel_act(healthy, vis[None], layer, channels[layer])[0])
             reference.setdefault(layer, act)   # the healthy row comes first
-            tiles["cells"][f"{key}/vis/{layer}"] = vis
-            cells[key][f"vis/{layer}"] = {"tile": f"{key}/vis/{layer}", "metrics": {
+            tiles[f"{pk}/{key}/vis/{layer}"] = vis
+            cells[key][f"vis/{layer}"] = {"tile": f"{pk}/{key}/vis/{layer}", "metrics": {
                 "act": act / reference[layer], "hf": high_frequency(vis)}}
         if key == "healthy" and set(spec.layers) <= set(core["layers"]):   # the introduction's run
             images = base["images"][[core["layers"].index(n) for n in spec.layers]]
@@ -81,38 +82,58 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                                            size=core["size"], **{"lr": core["lr"], **settings})["images"]
         graded = image_metrics(healthy, photo, images, list(spec.layers))
         for layer, image, g in zip(spec.layers, images, graded):
-            tiles["cells"][f"{key}/car/{layer}"] = image
-            cells[key][f"car/{layer}"] = {"tile": f"{key}/car/{layer}", "metrics": {
+            tiles[f"{pk}/{key}/car/{layer}"] = image
+            cells[key][f"car/{layer}"] = {"tile": f"{pk}/{key}/car/{layer}", "metrics": {
                 "cosine": g["cosine"], "gain": g["gain"], "pixel_r": pixel_correlation(image, photo),
                 "hf": high_frequency(image)}}
-    titles = {n: healthy.layer(n).title.split(" · ")[0] for n in spec.layers}
-    cols = ([{"key": f"vis/{n}", "label": f"visualization · {titles[n]} ch {channels[n]}"} for n in spec.layers] +
-            [{"key": f"car/{n}", "label": f"caricature · {titles[n]}"} for n in spec.layers])
     sizes = {"vis": spec.params["vis_size"], "car": core["size"]}
     for key in SETUPS:
         for col, cell in cells[key].items():
             kind, layer = col.split("/")
             cell["label"] = f"{'visualization' if kind == 'vis' else 'caricature'} · " + (
                 layer_label(healthy, layer, sizes[kind]) + (f" · ch {channels[layer]}" if kind == "vis" else ""))
-    pk = common.photo_key(path)
+    return cells, tiles, channels, photo
+
+
+def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
+    """Every photo through every setup; metrics of the first photo by name, and their range over photos."""
+    healthy, core = common.model_for(LITE0), spec.params["core"]
+    per_photo = len(SETUPS) * (len(spec.layers) * spec.steps + core["steps"])
+    tally = common.Tally(config, len(spec.inputs) * per_photo)
+    tiles, cells, channels, photo_hf = {}, {}, {}, []
+    for path in spec.inputs:
+        pk = common.photo_key(path)
+        cells[pk], own, channels[pk], photo = photo_cells(config, spec, path, tally)
+        tiles.update(own)
+        photo_hf.append(high_frequency(photo))
+    titles = {n: healthy.layer(n).title.split(" · ")[0] for n in spec.layers}
+    cols = ([{"key": f"vis/{n}", "label": f"visualization · {titles[n]}"} for n in spec.layers] +
+            [{"key": f"car/{n}", "label": f"caricature · {titles[n]}"} for n in spec.layers])
+    first = common.photo_key(spec.inputs[0])
     data = {"option_label": "Setup", "layer_label": "Image", "photo_label": "Photo",
             "options": [{"key": k, "label": v[0]} for k, v in SETUPS.items()],
-            "photos": [{"key": pk, "label": photo_name(path), "photo": "photo"}], "layers": cols,
-            "cells": {pk: {c["key"]: {k: cells[k][c["key"]] for k in SETUPS} for c in cols}},
+            "photos": [{"key": common.photo_key(p), "label": common.photo_label(p), "photo": f"photo/{common.photo_key(p)}"}
+                       for p in spec.inputs], "layers": cols,
+            "cells": {pk: {c["key"]: {k: by_setup[k][c["key"]] for k in SETUPS} for c in cols}
+                      for pk, by_setup in cells.items()},
             "metric_defs": [{"key": "act", "label": "channel act.", "format": ".2f", "suffix": "× healthy"},
                             {"key": "cosine", "label": "cos", "format": ".2f"},
                             {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
                             {"key": "pixel_r", "label": "pixel r", "format": ".2f"},
                             {"key": "hf", "label": "high-freq. power", "format": ".0%"}],
-            "initial": {"photo": pk, "layer": cols[-1]["key"], "option": "healthy"}}
-    metrics = {"photo_hf": high_frequency(photo), "vis_size": spec.params["vis_size"], "vis_steps": spec.steps,
-               "car_size": core["size"], "car_steps": core["steps"], "lr_high": SETUPS["lr"][2]["lr"],
-               **{f"channel_{n}": c for n, c in channels.items()}}
+            "initial": {"photo": first, "layer": cols[-1]["key"], "option": "healthy"}}
+    metrics = {"photos": len(spec.inputs), "photo_hf": photo_hf[0], "vis_size": spec.params["vis_size"],
+               "vis_steps": spec.steps, "car_size": core["size"], "car_steps": core["steps"],
+               "lr_high": SETUPS["lr"][2]["lr"], "photo_names": [common.photo_label(p) for p in spec.inputs],
+               "channels": {common.photo_label(p): channels[common.photo_key(p)] for p in spec.inputs},
+               **{f"channel_{n}": c for n, c in channels[first].items()}}
     for key in SETUPS:
-        for col, cell in cells[key].items():
+        for col, cell in cells[first][key].items():
             for name, value in cell["metrics"].items():
-                metrics[f"{key}_{col.replace('/', '_')}_{name}"] = value
-    return FigureResult(tiles=tiles, data=data, metrics=metrics,
+                k = f"{key}_{col.replace('/', '_')}_{name}"
+                values = [cells[pk][key][col]["metrics"][name] for pk in cells]
+                metrics[k], metrics[k + "_min"], metrics[k + "_max"] = value, min(values), max(values)
+    return FigureResult(tiles={"cells": tiles}, data=data, metrics=metrics,
                         notes={"models": common.models_note(healthy, variant("random")), "channels": channels,
                                "setups": {k: {"label": v[0], "model": v[1], **v[2]} for k, v in SETUPS.items()}})
 
