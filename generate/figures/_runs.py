@@ -19,6 +19,7 @@ import generate
 from generate.caricature import make_caricatures
 from generate.figure import ROOT, FigureConfig, FigureSpec, sha256_file
 from generate.figures._common import COMPARE, TEASER, Tally, caricature_run, model_for, to_uint8
+from generate.figures._measures import image_metrics, pixel_correlation
 from generate.images import load_photo
 from generate.models.base import Model
 
@@ -115,6 +116,29 @@ def study_run(config: FigureConfig, spec: FigureSpec, photo: str, tally: Tally |
     study = spec.params["study"]
     return shared_run(config, model_for(LITE0), photo, study["layers"], steps=study["steps"], tally=tally,
                       size=study["size"], lr=study["lr"], snapshots=tuple(study["snapshots"]))
+
+
+def seed_spread(config: FigureConfig, spec: FigureSpec, extra: int, tally: Tally | None = None) -> dict:
+    """Rerun the first core batch with `extra` other seeds. Per core layer, medians over its photos of: the
+    range of cosine and of gain across seeds, and the cosine (activations at the layer) and the pixel
+    correlation between the caricature of the figure's seed and that of each other seed."""
+    core, model = spec.params["core"], model_for(LITE0)
+    chunk = tuple(core["photos"][:core["batch"]])
+    runs = [batch_run(config, model, chunk, core["layers"], steps=core["steps"], tally=tally, size=core["size"],
+                      lr=core["lr"], seed=config.seed + k) for k in range(extra + 1)]
+    out = {"seeds": len(runs), "photos": len(chunk)}
+    for i, layer in enumerate(core["layers"]):
+        spread = {n: np.median([np.ptp([run[p][n][i] for run in runs]) for p in range(len(chunk))])
+                  for n in ("cosine", "gain")}
+        pairs = [(runs[0][p]["images"][i], run[p]["images"][i]) for p in range(len(chunk)) for run in runs[1:]]
+        cross = [image_metrics(model, a, b[None], [layer])[0]["cosine"] for a, b in pairs]
+        out[layer] = {"cosine_range": float(spread["cosine"]), "gain_range": float(spread["gain"]),
+                      "cross_cosine": float(np.median(cross)),
+                      "cross_pixel_r": float(np.median([pixel_correlation(a, b) for a, b in pairs]))}
+    for name in ("cosine_range", "gain_range", "cross_cosine", "cross_pixel_r"):
+        values = [out[n][name] for n in core["layers"]]
+        out[f"{name}_min"], out[f"{name}_max"] = min(values), max(values)
+    return out
 
 
 def core_steps(spec: FigureSpec, photos: int) -> int:

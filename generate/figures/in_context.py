@@ -13,24 +13,35 @@ import numpy as np
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import TEASER, Tally, model_for, models_note, photo_key, photo_label
 from generate.figures._measures import summary
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, core_steps, layer_label, short_label
+from generate.figures._runs import (
+    CORE,
+    CORE_QUICK,
+    LITE0,
+    core_run,
+    core_steps,
+    layer_label,
+    seed_spread,
+    short_label,
+)
 
 SPEC = FigureSpec(
     id="in_context", title="Caricatures of twelve photos at six layers of EfficientNet-Lite0", view="grid",
     layout="l-page", inputs=TEASER, models=(LITE0,), layers=tuple(CORE["layers"]), steps=CORE["steps"],
-    params={"core": CORE},
+    # seed_check: the first core batch is rerun with this many other seeds, to say how much a caricature
+    # depends on its random start (numbers only; the grid shows the figure's own seed)
+    params={"core": CORE, "seed_check": 2},
     caption="Each row is a photo, each column a layer of EfficientNet-Lite0 from early (left) to late "
             "(right); each cell is a caricature of the row's photo at the column's layer. Hover or tap a "
             "cell to see it large beside its photo, with its *cosine* (how closely its activation points "
             "the photo's way) and *gain* (how far it goes along that way, in units of the photo's own).",
     quick={"inputs": TEASER[:2], "layers": tuple(CORE_QUICK["layers"]), "steps": CORE_QUICK["steps"],
-           "params": {"core": CORE_QUICK}})
+           "params": {"core": CORE_QUICK, "seed_check": 1}})
 
 
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return the photos × layers grid of core caricatures with cosine and gain per cell."""
     model, core = model_for(LITE0), spec.params["core"]
-    tally = Tally(config, core_steps(spec, len(spec.inputs)))
+    tally = Tally(config, core_steps(spec, len(spec.inputs) + spec.params["seed_check"]))
     photos, cars, rows, cells = {}, {}, [], {}
     for path in spec.inputs:
         key, run = photo_key(path), core_run(config, spec, path, tally)
@@ -55,6 +66,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         metrics[f"{name}_by_layer"] = {n: summary(values[:, i])["median"] for i, n in enumerate(core["layers"])}
     metrics["gain_share_above_1"] = summary(np.array(
         [c[n]["metrics"]["gain"] for c in cells.values() for n in core["layers"]]))["share_above_1"]
+    metrics["seed_spread"] = seed_spread(config, spec, spec.params["seed_check"], tally)
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**core, "cossim_pow": 0,
                                                                           "seed": config.seed}})
