@@ -25,7 +25,8 @@ SPEC = FigureSpec(
     caption="Attribution caricatures of Lite0 toward classes. Pick a photo and a layer; hover a class to see the "
             "caricature toward it; hover the caricature (or tick the box) to lay its attribution map over the photo.",
     inputs=("images/animals/panda.jpg", "images/animals/scarlet_macaw.jpg", "images/objects/coffee.jpg",
-            "images/places/chateaudechenonceau.jpg", "images/objects/pillow.jpg"),
+            "images/animals/koala.jpg", "images/objects/volleyball.jpg", "images/places/chateaudechenonceau.jpg",
+            "images/objects/pillow.jpg"),
     models=("efficientnet_lite0",), layers=("block10", "block14", "head"), steps=128,
     # classes: how many of the top classes to caricature (default 1); a difference top-1 − top-2 goes with > 1;
     # extra_seeds: the top-class caricatures are run again with seeds seed+1 … seed+n (numbers only, no tiles)
