@@ -7,7 +7,8 @@ For each (photo, layer) pair it records `cosine` = cos(A_car, A_orig) and `gain`
 at that layer, measured on the un-transformed images, and prints per layer the distribution of both and the
 share of pairs with gain > 1 (the engine's check: at least 90%). It takes hours on a 2-core CPU, so it
 is resumable: each chunk of photos is saved to OUT/<photo stems>.json (atomically) as it finishes, and a
-rerun with the same settings skips what is there. Settings are part of OUT's name, so runs never mix.
+rerun with the same settings skips what is there (a second process started with --reverse works from the
+other end). Settings are part of OUT's name, so runs never mix.
 """
 from __future__ import annotations
 
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "study-gain")
     ap.add_argument("--summary", action="store_true", help="only print what has been computed")
+    ap.add_argument("--reverse", action="store_true",
+                    help="take the chunks from the last: a second process run this way uses another core and "
+                         "meets the first one in the middle")
     args = ap.parse_args(argv)
 
     model = load_model(args.model)
@@ -137,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     chunks = [photos[i:i + args.batch] for i in range(0, len(photos), args.batch)]
     if not args.summary:
-        for i, chunk in enumerate(chunks):
+        order = range(len(chunks) - 1, -1, -1) if args.reverse else range(len(chunks))
+        for i in order:
+            chunk = chunks[i]
             path = folder / ("+".join(Path(p).stem for p in chunk) + ".json")
             if path.exists():
                 continue

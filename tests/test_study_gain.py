@@ -46,3 +46,11 @@ def test_tiny_study_writes_chunks_and_resumes(tmp_path, capsys):
     assert study.main(argv) == 0             # resumed: nothing recomputed
     assert [p.stat().st_mtime_ns for p in chunks] == stamps
     assert "[1/2]" not in capsys.readouterr().out
+
+
+def test_reverse_takes_the_last_chunk_first(tmp_path, capsys):
+    argv = ["--photos", "2", "--batch", "1", "--layers", "block2", "--steps", "2", "--size", "64",
+            "--out", str(tmp_path), "--reverse"]
+    assert study.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.index("[2/2]") < out.index("[1/2]")
