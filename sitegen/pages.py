@@ -20,11 +20,42 @@ FIGURE_CALL_RE = re.compile(r"""\bfigure\(\s*["']([\w-]+)["']""")
 INCLUDE_RE = re.compile(r"""\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}""")
 
 
+class Missing(float):
+    """A value of a figure that was not built (skipped by --only, never cached): NaN that the article's
+    templates can still index, take attributes of, iterate (nothing), do arithmetic and round with."""
+
+    def __new__(cls):
+        return super().__new__(cls, "nan")
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+    def _self(self, *args):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _self
+    __neg__ = __abs__ = __floor__ = __ceil__ = __round__ = __trunc__ = _self
+
+
 class MissingMetrics(dict):
-    """Metrics of a figure that was not built (skipped by --only, never cached): every number reads as NaN."""
+    """Metrics of a figure that was not built: every name reads as a `Missing` NaN."""
 
     def __missing__(self, key):
-        return float("nan")
+        return Missing()
 
 
 @dataclass(frozen=True)
@@ -66,9 +97,11 @@ def with_includes(text: str, folder: Path, depth: int = 0) -> str:
 def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Converted, list[dict]]:
     """Expand and convert the article body; return it (figures in place) and the placed figures in order."""
     numbers = number_figures(with_includes(article.text, article.path.parent), list(figures))
-    fig = {i: FigureVars(i, numbers[i], idx["metrics"] if not idx.get("missing") else MissingMetrics(),
-                         idx.get("data", {}), idx.get("provenance") or {}) for i, idx in figures.items()}
-    build = {"figure_seconds": sum((idx.get("provenance") or {}).get("wall_time_s", 0) for idx in figures.values())}
+    fig = {i: FigureVars(i, numbers[i], MissingMetrics() if idx.get("missing") else idx["metrics"],
+                         idx.get("data", {}), MissingMetrics() if idx.get("missing") else idx.get("provenance") or {})
+           for i, idx in figures.items()}
+    build = {"figure_seconds": Missing() if any(idx.get("missing") for idx in figures.values()) else
+             sum((idx.get("provenance") or {}).get("wall_time_s", 0) for idx in figures.values())}
     placed: dict[str, dict] = {}
     keys = set(article.refs)
 

@@ -391,3 +391,18 @@ def test_real_article_reads(tmp_path):
     read_article(site, site_config(tmp_path, article=ROOT / "article"))
     keys = set(re.findall(r"@([\w:.-]+)", site.article.text.split("---", 2)[2]))
     assert keys <= set(site.article.refs)
+
+
+@pytest.mark.slow
+def test_a_figures_reproduce_command_works_before_anything_is_cached(tmp_path):
+    """Every figure script says 'Reproduce: python build.py --only <id>'. On a fresh checkout the other
+    figures are placeholders, and the real article's text, which indexes their metrics and provenance,
+    must still render (their numbers read nan)."""
+    from sitegen.config import BuildConfig
+    config = BuildConfig(quick=True, only=("progress",), cache=tmp_path / "cache", out=tmp_path / "public",
+                         progress=False, jobs=0)
+    site = build(config)
+    assert site.regenerated == ["progress"]
+    missing = [i for i, f in site.figures.items() if f.get("missing")]
+    assert len(missing) == len(site.figures) - 1 and "progress" not in missing
+    assert "figure-missing" in site.html and " nan" in site.html
