@@ -68,14 +68,19 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def site_url(built_site):
-    """Serve the fixture site on 127.0.0.1 for the session; yield its base URL (ending in '/')."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(built_site)))
+def _serve(directory: Path):
+    """Serve `directory` on 127.0.0.1 until the generator is closed; yield its base URL (ending in '/')."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    """Serve the fixture site on 127.0.0.1 for the session; yield its base URL (ending in '/')."""
+    yield from _serve(built_site)
 
 
 @pytest.fixture(scope="session")
@@ -153,8 +158,4 @@ def quick_article(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def article_url(quick_article):
     """Serve the quick article on 127.0.0.1 for the session; yield its base URL (ending in '/')."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(quick_article)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    yield from _serve(quick_article)

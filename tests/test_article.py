@@ -25,6 +25,16 @@ def _load(probe):
     return probe.page
 
 
+def _check_mounted(page, figs: list[str], width: int) -> None:
+    """Assert each figure mounted without an error; save its screenshot at this width."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for fig in figs:
+        assert page.get_attribute(f"#fig-{fig}", "data-mounted") == "ok", fig
+        assert page.locator(f"#fig-{fig} .cv-error").count() == 0, fig
+        assert "nan" not in page.locator(f"#fig-{fig} figcaption").inner_text(), fig
+        page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"article-{fig}-{width}.png"))
+
+
 def _shown(page, fig: str) -> str:
     """Return the tile key the figure's inspector caricature shows (by matching its CSS to the tile table)."""
     index, car = _index(page, fig), _car(page, fig)
@@ -40,12 +50,7 @@ def _options(page, fig: str):
 def test_part1_figures_mount_offline_without_errors(open_page, article_url):
     probe = open_page(article_url + "index.html", **DESKTOP)
     page = _load(probe)
-    ARTIFACTS.mkdir(exist_ok=True)
-    for fig in PART1:
-        assert page.get_attribute(f"#fig-{fig}", "data-mounted") == "ok", fig
-        assert page.locator(f"#fig-{fig} .cv-error").count() == 0, fig
-        assert "nan" not in page.locator(f"#fig-{fig} figcaption").inner_text(), fig
-        page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"article-{fig}-1280.png"))
+    _check_mounted(page, PART1, 1280)
     assert probe.errors == [] and probe.outside == []
     # The page's text without code blocks (the BibTeX of "cite this article" braces group authors: {{…}}).
     text = page.evaluate("() => { const c = document.body.cloneNode(true); "

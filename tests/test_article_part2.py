@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.test_article import _check_mounted, _load
 from tests.test_views import DESKTOP, PHONE, _car, _index, _no_overflow, _shows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PART2 = ["attribution_classes", "attribution_hidden", "iterated", "debugging"]
 FIG = "#fig-attribution_classes"
-
-
-def _load(probe):
-    """Wait until no figure on the page is still mounting; return the page."""
-    probe.page.wait_for_function("document.querySelectorAll('[data-figure]').length > 0"
-                                 " && !document.querySelector('[data-mounted=pending]')")
-    return probe.page
 
 
 def _ambiguous(data: dict) -> tuple[int, str, list[dict]]:
@@ -45,11 +38,7 @@ def test_part2_figures_mount_offline_without_errors_at_two_widths(open_page, art
     for width, options in ((1280, DESKTOP), (375, PHONE)):
         probe = open_page(article_url + "index.html", **options)
         page = _load(probe)
-        ARTIFACTS.mkdir(exist_ok=True)
-        for fig in PART2:
-            assert page.get_attribute(f"#fig-{fig}", "data-mounted") == "ok", fig
-            assert page.locator(f"#fig-{fig} .cv-error").count() == 0, fig
-            page.locator(f"#fig-{fig}").screenshot(path=str(ARTIFACTS / f"article-{fig}-{width}.png"))
+        _check_mounted(page, PART2, width)
         assert _no_overflow(page), width
         assert probe.errors == [] and probe.outside == []
 
