@@ -231,6 +231,7 @@ def ablation(base, photo, layers, steps, rounds, precision) -> None:
         "no BN folding": {"model": prepare_model(base, "cpu", precision, fold_bn=False)},
         "no channels_last": {"model": prepare_model(base, "cpu", precision, channels_last=False)},
         "SAME pad as a copy": {"model": prepare_model(base, "cpu", precision, same_padding=False)},
+        "ReLU6 not fused": {"model": prepare_model(base, "cpu", precision, relu6=False)},
         "no row dropping": {"model": prepare_model(base, "cpu", precision), "drop_rows": False},
         "sequential transforms": {"model": prepare_model(base, "cpu", precision), "transforms_fast": False},
     }

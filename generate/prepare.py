@@ -1,7 +1,7 @@
 """Make a private, fast copy of a `Model` for optimization: frozen, folded, channels_last, on a device.
 
 Measured on the project's 2-core CPU (REFERENCE §5 and bench/bench_engine.py): frozen weights, folded
-BatchNorm and channels_last each pay; bf16 autocast pays only once stride-2 depthwise convolutions run as
+BatchNorm, channels_last and ReLU6 fused into the conv before it (one oneDNN call) each pay; bf16 autocast pays only once stride-2 depthwise convolutions run as
 stride 1 followed by [..., ::2, ::2] (exact), because oneDNN's bf16 backward for them is slow here.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import types
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from generate.models.base import Model
 
@@ -54,6 +55,45 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+class _ConvReLU6(torch.autograd.Function):
+    """relu6(conv2d(x)) as one oneDNN convolution with a clamp post-op (bit-identical to the two calls; the
+    clamp pass over memory is gone); backward exactly as autograd does it for the pair, weights frozen."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, groups):
+        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], groups,
+                                                    "hardtanh", [0.0, 6.0], "")
+        ctx.save_for_backward(x, weight, y)
+        ctx.conv = (stride, padding, groups)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight, y = ctx.saved_tensors
+        stride, padding, groups = ctx.conv
+        # ReLU6's mask from its output equals the mask from its input: y <= 0 iff x <= 0, y >= 6 iff x >= 6.
+        grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        dx = torch.ops.aten.convolution_backward(grad, x, weight, None, stride, padding, [1, 1], False, [0, 0],
+                                                 groups, [True, False, False])[0]
+        return dx, None, None, None, None, None
+
+
+def _conv(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+          stride, padding) -> torch.Tensor:
+    if getattr(self, "_relu6", False):
+        if not (x.requires_grad and torch.is_grad_enabled()):
+            return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], self.groups,
+                                                           "hardtanh", [0.0, 6.0], "")
+        return _ConvReLU6.apply(x, weight, bias, stride, padding, self.groups)
+    return F.conv2d(x, weight, bias, stride, padding, self.dilation, self.groups)
+
+
+def _fused_conv_forward(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
+                        bias: torch.Tensor | None) -> torch.Tensor:
+    return _conv(self, x, weight, bias, self.stride, self.padding)
+
+
 def _same_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     # TensorFlow SAME padding without F.pad's padded copy: pad both sides by the far side's amount and,
     # where the near side needs one pixel less, give the kernel a leading zero row/column (exact).
@@ -66,7 +106,7 @@ def _same_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     w = self._same_weights[ext]
     if self._same_split:
         return F.conv2d(x, w, self.bias, 1, (hb, wb), self.dilation, self.groups)[..., ::2, ::2]
-    return F.conv2d(x, w, self.bias, self.stride, (hb, wb), self.dilation, self.groups)
+    return _conv(self, x, w, self.bias, self.stride, (hb, wb))
 
 
 def _same_conv_class() -> type | None:
@@ -104,6 +144,46 @@ def split_strided_depthwise(stages: nn.Module) -> int:
     return patch_convs(stages, same_padding=False, split_depthwise=True)["split"]
 
 
+def _relu6_pairs(module: nn.Module) -> list[tuple[nn.Conv2d, str]]:
+    """(conv, ReLU6 attribute) pairs in `module` where the conv's output goes straight into that ReLU6.
+
+    nn.Sequential: a Conv2d followed by Identity (a folded BatchNorm) layers and a ReLU6. Other modules
+    declare it: `RELU6_AFTER = ((conv attr, norm attr), …)` feed `self.act`, as EfficientNet's blocks do.
+    """
+    if isinstance(module, nn.Sequential):
+        kids, pairs = list(module.named_children()), []
+        for i, (_, conv) in enumerate(kids):
+            j = i + 1
+            while j < len(kids) and isinstance(kids[j][1], nn.Identity):
+                j += 1
+            if isinstance(conv, nn.Conv2d) and j < len(kids) and type(kids[j][1]) is nn.ReLU6:
+                pairs.append((conv, kids[j][0]))
+        return pairs
+    declared = [(getattr(module, c), n) for c, n in getattr(module, "RELU6_AFTER", ()) if hasattr(module, c)]
+    if declared and type(getattr(module, "act", None)) is nn.ReLU6 and all(
+            isinstance(conv, nn.Conv2d) and isinstance(getattr(module, n), nn.Identity) for conv, n in declared):
+        return [(conv, "act") for conv, _ in declared]
+    return []
+
+
+def fuse_relu6(stages: nn.Module) -> int:
+    """Fuse every ReLU6 that directly follows a conv (BatchNorm already folded) into that conv, in place.
+
+    The ReLU6 becomes an Identity; only for CPU float32 stages laid out channels_last. Returns how many
+    convs were fused.
+    """
+    fused = 0
+    for module in list(stages.modules()):
+        pairs = _relu6_pairs(module)
+        for conv, _ in pairs:
+            conv._conv_forward = types.MethodType(_fused_conv_forward, conv)  # _same_forward checks _relu6
+            conv._relu6 = True
+        for act in {a for _, a in pairs}:
+            setattr(module, act, nn.Identity())
+        fused += len(pairs)
+    return fused
+
+
 def fold(model: Model) -> Model:
     """Fold BatchNorm into convs with the zoo's `fold_batchnorm`; leave models it cannot fold unchanged."""
     from generate.models.fold import fold_batchnorm
@@ -114,13 +194,19 @@ def fold(model: Model) -> Model:
 
 
 def prepare_model(model: Model, device: str | torch.device = "cpu", precision: str = "fp32",
-                  *, fold_bn: bool = True, channels_last: bool = True, same_padding: bool = True) -> Model:
+                  *, fold_bn: bool = True, channels_last: bool = True, same_padding: bool = True,
+                  relu6: bool = True) -> Model:
     """Return a frozen eval-mode copy of `model` on `device`, folded and laid out for speed."""
     fast = fold(model) if fold_bn else dataclasses.replace(model, stages=copy.deepcopy(model.stages))
     stages = fast.stages.to(device).eval().requires_grad_(False)
     if channels_last:
         stages = stages.to(memory_format=torch.channels_last)
-    patch_convs(stages, same_padding, precision == "bf16" and torch.device(device).type == "cpu", channels_last)
+    cpu = torch.device(device).type == "cpu"
+    patch_convs(stages, same_padding, precision == "bf16" and cpu, channels_last)
+    fused = 0
+    if relu6 and fold_bn and channels_last and cpu and precision == "fp32" and torch.backends.mkldnn.is_available():
+        fused = fuse_relu6(stages)
     meta = {**fast.meta, "prepared": {"device": str(device), "precision": precision, "folded": fold_bn,
-                                      "channels_last": channels_last, "same_padding": same_padding}}
+                                      "channels_last": channels_last, "same_padding": same_padding,
+                                      "relu6_fused": fused}}
     return dataclasses.replace(fast, stages=stages, meta=meta)

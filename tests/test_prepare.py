@@ -81,3 +81,50 @@ def test_prepared_lite0_matches_the_zoo_model():
         got = Runner(prepare_model(model, "cpu", precision), layers)(x, layers)
         for name in layers:
             torch.testing.assert_close(got[name], want[name], rtol=1e-3, atol=1e-3)
+
+
+def _forward_and_input_grad(model, x, layers):
+    x = x.clone().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    out = Runner(model, layers)(x, layers)
+    loss = sum((out[n] * out[n].detach().flip(0)).sum() for n in layers)
+    return out, torch.autograd.grad(loss, x)[0]
+
+
+@pytest.mark.parametrize("make", ["tiny", "mbconv"])
+def test_fused_relu6_is_bit_identical(make):
+    if make == "tiny":
+        model = tiny_model()
+    else:  # EfficientNet's blocks declare their conv → ReLU6 pairs instead of being Sequentials
+        from generate.models.common import ConvBNAct
+        from generate.models.efficientnet_lite import MBConv, SameConv2d
+        torch.manual_seed(0)
+        stages = nn.ModuleList([ConvBNAct(SameConv2d(3, 8, 3, 2), nn.BatchNorm2d(8)), MBConv(8, 8, 5, 1, 6),
+                                MBConv(8, 16, 3, 2, 6)])
+        for m in stages.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_var.uniform_(0.5, 2.0)
+                m.bias.data.uniform_(-1, 1)
+        model = dataclasses.replace(tiny_model(), stages=stages.eval().requires_grad_(False), layers={
+            name: lay for name, lay in tiny_model().layers.items() if lay.stage < 3})
+        model.layers = {n: dataclasses.replace(lay, module=None) for n, lay in model.layers.items()}
+    fused, plain = prepare_model(model), prepare_model(model, relu6=False)
+    assert fused.meta["prepared"]["relu6_fused"] == (3 if make == "tiny" else 5)
+    assert not any(isinstance(m, nn.ReLU6) for m in fused.stages.modules())
+    assert plain.meta["prepared"]["relu6_fused"] == 0
+    layers = list(model.layers)
+    x = torch.rand(3, 3, 33, 32) * 40 - 20  # far beyond [0, 1], so that units saturate at 6 as well as 0
+    (got, got_grad), (want, want_grad) = (_forward_and_input_grad(m, x, layers) for m in (fused, plain))
+    assert (want[layers[0]] == 6).any() and (want[layers[0]] == 0).any()
+    for name in layers:
+        assert torch.equal(got[name], want[name]), name
+    assert torch.equal(got_grad, want_grad)
+    assert (want_grad != 0).any()
+
+
+def test_relu6_is_not_fused_where_it_cannot_be():
+    model = tiny_model()
+    for kw in ({"fold_bn": False}, {"channels_last": False}, {"precision": "bf16"}):
+        assert prepare_model(model, **kw).meta["prepared"]["relu6_fused"] == 0, kw
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU6(), nn.Conv2d(4, 4, 1), nn.ReLU())
+    from generate.prepare import fuse_relu6
+    assert fuse_relu6(net) == 0  # a BatchNorm between conv and ReLU6, and a plain ReLU: left alone

@@ -14,6 +14,8 @@ from generate.models.base import Layer
 class ConvBNAct(nn.Module):
     """Conv → BatchNorm → ReLU6 as one stage, reusing modules owned by the full network."""
 
+    RELU6_AFTER = (("conv", "bn"),)
+
     def __init__(self, conv: nn.Module, bn: nn.Module):
         super().__init__()
         self.conv, self.bn, self.act = conv, bn, nn.ReLU6()

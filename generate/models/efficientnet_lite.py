@@ -63,6 +63,8 @@ class SameConv2d(nn.Conv2d):
 class MBConv(nn.Module):
     """Inverted residual block: [1×1 expand] → depthwise k×k → 1×1 project, skip when shapes allow."""
 
+    RELU6_AFTER = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"))  # (conv, its BN) → self.act
+
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
         super().__init__()
         hidden = cin * expand
