@@ -56,8 +56,9 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
 
 
 class _ConvReLU6(torch.autograd.Function):
-    """relu6(conv2d(x)) as one oneDNN convolution with a clamp post-op (bit-identical to the two calls; the
-    clamp pass over memory is gone); backward exactly as autograd does it for the pair, weights frozen."""
+    """relu6(conv2d(x)) as one oneDNN convolution with a clamp post-op (bit-identical to the two calls for
+    finite values, but NaN comes out as 0; the clamp pass over memory is gone); backward exactly as autograd
+    does it for the pair, weights frozen."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, groups):

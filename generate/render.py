@@ -180,7 +180,8 @@ def optimize(model: Model, objective: Objective, param: tuple[list[torch.Tensor]
                     acts[name].add(t, {n_orig + plan.order[first + k]: k for k in range(t.shape[0])})
             values = objective.values(acts)
             total = torch.stack([v.float() for v in values]).sum()
-            if not torch.isfinite(total):  # a non-finite image makes its objective non-finite too
+            # The image is checked too: a fused conv → ReLU6 maps NaN to 0, so NaN pixels need not reach total.
+            if not (torch.isfinite(total) and torch.isfinite(img).all()):
                 _check_image(img.detach(), step, plan)
                 _check_values(values, objective, step)
                 raise RuntimeError(f"step {step}: objective {objective.name} is {total.item()}")
