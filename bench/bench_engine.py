@@ -113,13 +113,14 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def engine_run(model, photo, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True):
+def engine_run(model, photo, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True,
+               streams=None):
     """Run the engine once; return (seconds, images (L, 3, S, S))."""
     objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
     param = image_param("fft", photo.shape[-1], len(layers), seed=seed)
     trans = build_transforms("standard", photo.shape[-1], seed + TRANSFORM_SEED_OFFSET, fast=transforms_fast)
     r = optimize(model, objective, param, trans, steps, originals=photo[None], precision=precision,
-                 drop_rows=drop_rows)
+                 drop_rows=drop_rows, streams=streams)
     return r.seconds, torch.from_numpy(r.images).permute(0, 3, 1, 2)
 
 
@@ -234,13 +235,14 @@ def ablation(base, photo, layers, steps, rounds, precision) -> None:
         "ReLU6 not fused": {"model": prepare_model(base, "cpu", precision, relu6=False)},
         "no row dropping": {"model": prepare_model(base, "cpu", precision), "drop_rows": False},
         "sequential transforms": {"model": prepare_model(base, "cpu", precision), "transforms_fast": False},
+        "one stream": {"model": prepare_model(base, "cpu", precision), "streams": 1},
     }
     if precision == "bf16":
         variants["fp32 instead of bf16"] = {"model": prepare_model(base, "cpu", "fp32"), "precision": "fp32"}
     times = {k: [] for k in variants}
     for r in range(rounds):
         for name, v in variants.items():
-            kw = {k: v[k] for k in ("drop_rows", "transforms_fast") if k in v}
+            kw = {k: v[k] for k in ("drop_rows", "transforms_fast", "streams") if k in v}
             times[name].append(engine_run(v["model"], photo, layers, steps, r, v.get("precision", precision),
                                           **kw)[0])
     print("\nablation (caricature-steps/s, median of interleaved rounds):")

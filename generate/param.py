@@ -1,4 +1,7 @@
-"""Image parametrizations: a parametrization returns `(params, image_fn)`, image_fn() -> (B, 3, H, W) in [0, 1].
+"""Image parametrizations: a `Param` unpacks as `(params, image_fn)`, image_fn() -> (B, 3, H, W) in [0, 1].
+
+`Param.rows(idx)` is a new, independent parametrization of some of the images (the engine optimizes groups
+of rows in parallel threads with it: every row's optimization is independent of the others).
 
 The FFT parametrization follows lucid (param/spatial.py, param/color.py): a complex spectrum N(0, sd) of
 shape (B, 3, h, w//2+1), scaled by 1/max(f, 1/max(w, h))^decay_power, an orthonormal inverse real FFT
@@ -7,12 +10,39 @@ colour space to RGB with lucid's matrix normalized by its largest column norm, a
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 ImageFn = Callable[[], torch.Tensor]
+
+
+@dataclass
+class Param:
+    """Leaf tensors (batch first) and `render(*tensors)`, which draws images from tensors of any batch size."""
+    tensors: list[torch.Tensor]
+    render: Callable[..., torch.Tensor]
+
+    def __iter__(self):
+        """Unpack (and index) as the pair `(params, image_fn)`."""
+        return iter((self.tensors, self.image))
+
+    def __getitem__(self, i: int):
+        return (self.tensors, self.image)[i]
+
+    def __len__(self) -> int:
+        return 2
+
+    def image(self) -> torch.Tensor:
+        return self.render(*self.tensors)
+
+    def rows(self, idx: Sequence[int]) -> Param:
+        """Return a Param of the images `idx` (new leaves holding copies of their current values)."""
+        index = torch.as_tensor(list(idx), dtype=torch.long, device=self.tensors[0].device)
+        return Param([t.detach().index_select(0, index).requires_grad_(t.requires_grad) for t in self.tensors],
+                     self.render)
 
 # lucid's square root of the ImageNet colour covariance (rows: R, G, B).
 COLOR_CORRELATION_SVD_SQRT = np.array(
@@ -44,7 +74,7 @@ def to_rgb(t: torch.Tensor, decorrelate: bool = True) -> torch.Tensor:
 
 def fft_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01, decay_power: float = 1.0,
               decorrelate: bool = True, generator: torch.Generator | None = None,
-              device: str | torch.device = "cpu") -> tuple[list[torch.Tensor], ImageFn]:
+              device: str | torch.device = "cpu") -> Param:
     """Build a batched FFT-parametrized image; the spectrum's real and imaginary parts are drawn N(0, sd)."""
     h, w = (size, size) if isinstance(size, int) else size
     # Drawn on the CPU so a seed gives the same image on every device.
@@ -52,28 +82,28 @@ def fft_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01, 
     spectrum = spectrum.to(device).requires_grad_(True)
     scale = freq_scale(h, w, decay_power).to(device)
 
-    def image_fn() -> torch.Tensor:
-        scaled = torch.view_as_complex(spectrum) * scale
+    def render(spectra: torch.Tensor) -> torch.Tensor:
+        scaled = torch.view_as_complex(spectra) * scale
         t = torch.fft.irfft2(scaled, s=(h, w), norm="ortho") / 4.0
         return to_rgb(t, decorrelate)
 
-    return [spectrum], image_fn
+    return Param([spectrum], render)
 
 
 def pixel_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01, decorrelate: bool = True,
                 generator: torch.Generator | None = None,
-                device: str | torch.device = "cpu") -> tuple[list[torch.Tensor], ImageFn]:
+                device: str | torch.device = "cpu") -> Param:
     """Build a batched plain-pixel image (values N(0, sd) before the colour map and sigmoid)."""
     h, w = (size, size) if isinstance(size, int) else size
     pixels = (sd * torch.randn(batch, 3, h, w, generator=generator)).to(device).requires_grad_(True)
-    return [pixels], lambda: to_rgb(pixels, decorrelate)
+    return Param([pixels], lambda p: to_rgb(p, decorrelate))
 
 
 PARAMS = {"fft": fft_image, "pixel": pixel_image}
 
 
 def image_param(kind: str, size: int | tuple[int, int], batch: int = 1, *, seed: int = 0,
-                device: str | torch.device = "cpu", **kwargs) -> tuple[list[torch.Tensor], ImageFn]:
+                device: str | torch.device = "cpu", **kwargs) -> Param:
     """Build the parametrization named `kind` ("fft" or "pixel"), seeded with `seed`."""
     if kind not in PARAMS:
         raise ValueError(f"unknown parametrization {kind!r}; choose one of {', '.join(PARAMS)}")

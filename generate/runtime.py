@@ -2,6 +2,9 @@
 
 - glibc malloc: activation batches over ~32 MB otherwise get a fresh mmap and page faults on every
   allocation, slow in this VM (large elementwise ops 2.5–3× slower, measured; REFERENCE §5).
+- one malloc arena: the engine optimizes row groups in parallel threads (render.optimize), and a second
+  thread's arena is a 64 MB mmap'd heap, too small for those batches: two streams with their own arenas
+  ran 1.0× and 1.4× as fast as one in two tries, with one shared arena 1.1–1.3× in six (measured).
 - libgomp spinning: torch's OpenMP threads spin ~300k iterations at every barrier by default. On this
   2-core machine shared with other busy processes that made a Lite0 forward+backward 6–12× slower
   (1.2–2.5 s instead of 0.2 s, measured); 1000 spins costs nothing measurable when the machine is idle.
@@ -17,6 +20,7 @@ MALLOC_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(1 << 30),  # serve big tensors from the heap, not fresh mmaps
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),  # and do not give that heap back after each step
     "MALLOC_TOP_PAD_": str(1 << 28),
+    "MALLOC_ARENA_MAX": "1",                 # threads share that heap (see above)
     "GOMP_SPINCOUNT": "1000",
 }
 GUARD = "CARICATURES_REEXEC"

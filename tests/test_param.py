@@ -69,3 +69,17 @@ def test_pixel_image_shape_and_unknown_kind():
     assert px.shape == (3, 3, 8, 8) and fn().shape == (3, 3, 8, 8)
     with pytest.raises(ValueError, match="unknown parametrization"):
         image_param("wavelet", 8)
+
+
+@pytest.mark.parametrize("kind", ["fft", "pixel"])
+def test_param_rows_are_independent_copies(kind):
+    full = image_param(kind, 16, 4, seed=2)
+    params, image_fn = full
+    part = full.rows([3, 1])
+    assert torch.equal(part.image(), image_fn()[[3, 1]])
+    assert part.tensors[0].is_leaf and part.tensors[0].requires_grad
+    part.image().sum().backward()
+    assert params[0].grad is None and part.tensors[0].grad is not None
+    with torch.no_grad():
+        part.tensors[0].add_(1.0)
+    assert torch.equal(image_fn(), image_param(kind, 16, 4, seed=2).image())  # the original is untouched

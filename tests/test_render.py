@@ -7,7 +7,7 @@ import torch
 from generate.objectives import Objective, channel, dot_compare, objective
 from generate.param import image_param
 from generate.prepare import prepare_model
-from generate.render import Runner, optimize, plan_batch
+from generate.render import Runner, optimize, plan_batch, row_groups, to_numpy
 from generate.transforms import build_transforms
 from tests.engine_models import tiny_model
 
@@ -106,3 +106,61 @@ def test_row_order_does_not_matter():
                        4, originals=photo, precision="fp32")
         results.append(out.images[rows])
     np.testing.assert_allclose(results[0], results[1], atol=1e-5)
+
+
+LAYERS4 = ["stem", "down", "res", "res.branch"]
+
+
+def test_row_groups_keep_coupled_rows_together_and_balance():
+    model = tiny_model()
+    groups = row_groups(model, caricature_objective(LAYERS4), 1, 4, 2)
+    assert len(groups) == 2 and sorted(r for g in groups for r in g) == [0, 1, 2, 3]
+    assert {0, 1} not in [set(g) for g in groups]  # the two shallow rows are not put together
+    pair = objective(lambda acts: acts["res"][1].sum() + acts["res"][4].sum(), "pair", "res", (1, 4))
+    assert any({0, 3} <= set(g) for g in row_groups(model, caricature_objective(LAYERS4) + pair, 1, 4, 2))
+    every_row = caricature_objective(LAYERS4) + channel("res", 0)
+    assert row_groups(model, every_row, 1, 4, 2) == [[0, 1, 2, 3]]
+    assert row_groups(model, caricature_objective(LAYERS4), 1, 4, 1) == [[0, 1, 2, 3]]
+    assert len(row_groups(model, caricature_objective(LAYERS4[:1]), 1, 1, 2)) == 1
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_streams_change_nothing_but_speed(one_thread):
+    """With one thread everywhere, rows optimized in two parallel streams end exactly as in one batch."""
+    runs, params = [], []
+    for streams in (1, 2):
+        param = image_param("fft", 32, 4, seed=5)
+        runs.append(optimize(tiny_model(), caricature_objective(LAYERS4), param,
+                             build_transforms("standard", 32, 5), 6, originals=torch.rand(1, 3, 32, 32,
+                             generator=torch.Generator().manual_seed(9)), precision="fp32",
+                             snapshots=(0, 3, 6), streams=streams))
+        params.append(param.tensors[0].detach().clone())
+        with torch.no_grad():
+            np.testing.assert_array_equal(to_numpy(param.image()), runs[-1].images)
+    a, b = runs
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.history, b.history)
+    for step in (0, 3, 6):
+        np.testing.assert_array_equal(a.snapshots[step], b.snapshots[step])
+    assert torch.equal(params[0], params[1])  # the caller's parametrization holds the result either way
+    assert not np.array_equal(a.snapshots[0], a.images)
+
+
+def test_streams_report_progress_in_order_and_name_the_bad_row():
+    seen = []
+    out = run(tiny_model(), LAYERS4, steps=5, streams=2, progress=lambda s, n, v: seen.append((s, n)))
+    assert out.images.shape[0] == 4
+    assert [s for s, _ in seen] == sorted(set(s for s, _ in seen)) and seen[-1] == (5, 5)
+    params, image_fn = param = image_param("pixel", 32, 4)
+    with torch.no_grad():
+        params[0][2, 0, 3, 3] = float("nan")
+    with pytest.raises(RuntimeError, match=r"step 1: image row 2 \(layer res\) has non-finite pixels"):
+        optimize(tiny_model(), caricature_objective(LAYERS4), param, build_transforms(None, 32), 3,
+                 originals=torch.rand(1, 3, 32, 32), precision="fp32", streams=2)

@@ -28,7 +28,8 @@ def test_reexec_sets_variables_once_and_keeps_arguments(tmp_path):
                          timeout=60).stdout.split("\n")
     assert out[0] == "start" and out[1] == "start"  # ran twice: before and after the re-exec
     assert out[2] == f"{MALLOC_ENV['MALLOC_MMAP_THRESHOLD_']} {MALLOC_ENV['MALLOC_TOP_PAD_']} ['a', 'b']"
-    env.update(MALLOC_MMAP_THRESHOLD_="1", MALLOC_TRIM_THRESHOLD_="2", MALLOC_TOP_PAD_="3", GOMP_SPINCOUNT="4")
+    env.update(MALLOC_MMAP_THRESHOLD_="1", MALLOC_TRIM_THRESHOLD_="2", MALLOC_TOP_PAD_="3", MALLOC_ARENA_MAX="2",
+               GOMP_SPINCOUNT="4")
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=False,
                          timeout=60).stdout.split("\n")
     assert out[:2] == ["start", "1 3 []"]
