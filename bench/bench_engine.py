@@ -213,8 +213,10 @@ def main() -> None:
               f"± {se:.2%} (standard error)")
     print("  (rounding differences alone move deep layers' short-run objectives by several %: compare the "
           "sequential-transform column, whose arithmetic differs from the naive run only in layout and folding)")
-    plain = prepare_model(base, "cpu", "fp32", same_padding=False)  # count useful FLOPs: no zero-padded kernels
-    e_flops = count_flops(lambda: engine_run(plain, photo, layers, 1, 0, "fp32")) / len(layers)
+    # Count useful FLOPs: no zero-padded kernels, no fused ops the counter does not know, and one stream (the
+    # counter sees only its own thread).
+    plain = prepare_model(base, "cpu", "fp32", same_padding=False, relu6=False)
+    e_flops = count_flops(lambda: engine_run(plain, photo, layers, 1, 0, "fp32", streams=1)) / len(layers)
     frozen = load_model(args.model)
     n_flops = count_flops(lambda: naive_run(frozen, photo, layers, 1, 0)) / len(layers)
     print(f"\nFLOPs per caricature-step: engine {e_flops / 1e9:.2f} G (truncated, rows dropped), naive "
