@@ -8,6 +8,7 @@ shallowest-first so that dropping is a slice off the front; layers listed shallo
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -168,10 +169,10 @@ def row_groups(model: Model, objective: Objective, n_originals: int, n_rows: int
             depth[r] = max(depth[r], model.layer(term.layer).stage)
         for r in rows[1:]:
             parent[root(r)] = root(rows[0])
-    stage_cost = {}
+    stage_cost: dict[int, int] = {}
     for lay in model.layers.values():
-        stage_cost[lay.stage] = max(stage_cost.get(lay.stage, 0), lay.channels / lay.stride ** 2)
-    cumulative = np.cumsum([stage_cost.get(i, 0.0) for i in range(max(stage_cost) + 1)])
+        stage_cost[lay.stage] = max(stage_cost.get(lay.stage, 0), math.prod(model.shape(lay.name)))
+    cumulative = np.cumsum([stage_cost.get(i, 0) for i in range(max(stage_cost) + 1)])
     parts: dict[int, list[int]] = {}
     for r in range(n_rows):
         parts.setdefault(root(r), []).append(r)
@@ -277,9 +278,8 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
     with ThreadPoolExecutor(len(run)) as pool:
         futures = [pool.submit(work, i) for i in range(len(run))]
     errors = [f.exception() for f in futures if f.exception() is not None]
-    real = [e for e in errors if not isinstance(e, _Stopped)]
-    if real or errors:
-        raise (real or errors)[0]
+    if errors:
+        raise ([e for e in errors if not isinstance(e, _Stopped)] or errors)[0]
     return [f.result() for f in futures]
 
 
