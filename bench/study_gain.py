@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/study_gain.py                       # 30 photos × 16 blocks, 512 steps, 224 px
     .venv/bin/python bench/study_gain.py --summary             # the table of what has been computed so far
+    .venv/bin/python bench/study_gain.py --summary --engine 0.2.0   # … by an earlier engine version
 
 For each (photo, layer) pair it records `cosine` = cos(A_car, A_orig) and `gain` = <A_car, A_orig> / |A_orig|²
 at that layer, measured on the un-transformed images, and prints per layer the distribution of both and the
@@ -125,17 +126,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "study-gain")
     ap.add_argument("--summary", action="store_true", help="only print what has been computed")
+    ap.add_argument("--engine", default=generate.ENGINE_VERSION,
+                    help="with --summary: read the results of another engine version (default: this one's)")
     ap.add_argument("--reverse", action="store_true",
                     help="take the chunks from the last: a second process run this way uses another core and "
                          "meets the first one in the middle")
     args = ap.parse_args(argv)
+    if args.engine != generate.ENGINE_VERSION and not args.summary:
+        raise SystemExit(f"study_gain: this checkout is engine {generate.ENGINE_VERSION}; --engine "
+                         f"{args.engine} only goes with --summary (it cannot compute with another engine)")
 
     model = load_model(args.model)
     layers = block_outputs(model) if args.layers == "blocks" else args.layers.split(",")
     for name in layers:
         model.layer(name)
     photos = spread_photos(args.photos)
-    settings = {"engine": generate.ENGINE_VERSION, "model": args.model, "layers": layers, "steps": args.steps,
+    settings = {"engine": args.engine, "model": args.model, "layers": layers, "steps": args.steps,
                 "size": args.size, "seed": args.seed, "batch": args.batch, "device": args.device}
     folder = out_dir(args.out, settings)
     folder.mkdir(parents=True, exist_ok=True)

@@ -54,3 +54,19 @@ def test_reverse_takes_the_last_chunk_first(tmp_path, capsys):
     assert study.main(argv) == 0
     out = capsys.readouterr().out
     assert out.index("[2/2]") < out.index("[1/2]")
+
+
+def test_summary_of_another_engine_version(tmp_path, capsys):
+    argv = ["--photos", "1", "--layers", "block2", "--steps", "2", "--size", "64", "--out", str(tmp_path)]
+    assert study.main(argv) == 0
+    (folder,) = tmp_path.iterdir()
+    (chunk,) = (p for p in folder.glob("*.json") if p.name != "summary.json")
+    settings = json.loads(chunk.read_text())["settings"]
+    folder.rename(study.out_dir(tmp_path, {**settings, "engine": "0.0.1"}))  # as if an older engine made it
+    capsys.readouterr()
+    assert study.main([*argv, "--summary", "--engine", "0.0.1"]) == 0
+    assert "1 photos, 1 pairs" in capsys.readouterr().out
+    assert study.main([*argv, "--summary"]) == 0  # this engine's folder is empty
+    assert "0 photos, 0 pairs" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="only goes with --summary"):
+        study.main([*argv, "--engine", "0.0.1"])
