@@ -19,3 +19,25 @@ def test_missing_value_survives_what_the_article_does_with_numbers():
     text = ('{{ "%.2f"|format(m.a.b["c"]) }} {{ (100 * m.p)|round(1, "floor") }} {{ m.layers|join(", ") }}'
             '{% for k, v in m.items() %}x{% endfor %} {{ m.n - 1 }} {{ m.xs|length }}')
     assert env.from_string(text).render(m=Missing()) == "nan nan  nan 0"
+
+
+def test_cossim_text_follows_what_the_gain_did():
+    """The sentence about the gain across powers p is chosen from the numbers, never typed."""
+    from pathlib import Path
+
+    import jinja2
+
+    from sitegen.pages import FigureVars
+    section = (Path(__file__).resolve().parents[1] / "article" / "sections" / "10-making.md").read_text()
+    start = section.index('{% set s = fig.cossim_sweep.metrics %}')
+    text = section[start:section.index("default $p = 0$", start)]
+
+    def render(p0, p2):
+        metrics = {"cases": 4, "cosine": {"p0": 0.7, "p2": 0.9}, "gain": {"p0": p0, "p2": p2}}
+        fig = {"cossim_sweep": FigureVars("cossim_sweep", 3, metrics, {}, {})}
+        return " ".join(jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text).render(
+            fig=fig).split())
+
+    assert "stays about where it was (1.03 and 0.99)" in render(1.03, 0.99)
+    assert "gain falls from 1.20 to 0.90" in render(1.2, 0.9) and "without giving up" not in render(1.2, 0.9)
+    assert "gain rises too, from 1.00 to 1.30" in render(1.0, 1.3)
