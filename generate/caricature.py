@@ -75,7 +75,8 @@ def _transform_settings(transforms: str | TransformSpec | None) -> dict | str | 
 
 def _settings(model: Model, run: Render, device: str, **kw) -> dict:
     return {"model": model.name, "weights": model.weights, "weights_sha256": model.weights_sha256,
-            **kw, "device": device, "precision": run.precision, "seconds": round(run.seconds, 2),
+            **kw, "device": device, "precision": run.precision, "threads": torch.get_num_threads(),
+            "streams": run.streams, "seconds": round(run.seconds, 2),
             "engine_version": ENGINE_VERSION, "torch": torch.__version__, "machine": platform.machine()}
 
 

@@ -36,6 +36,7 @@ class Render:
     terms: list[str]
     seconds: float
     precision: str
+    streams: int = 1                     # row groups optimized in parallel threads
 
 
 @dataclass
@@ -246,7 +247,7 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
                 for stream, t in zip(run, part):
                     full[torch.as_tensor(stream.rows, device=device)] = t.detach()
     return Render(images, snaps, history, [t.name for _, t in objective.terms], time.perf_counter() - start,
-                  precision)
+                  precision, len(run))
 
 
 def _run_streams(model, objective, run: list[Stream], transforms, draws, originals, n_orig, lr, snapshots,

@@ -22,6 +22,8 @@ def test_make_caricatures_shapes_metrics_and_settings():
     assert set(r.metrics[1][0]) == {"cosine", "gain", "objective"}
     assert r.settings["steps"] == 5 and r.settings["layers"] == ["down", "res"]
     assert r.settings["transforms"]["preset"] == "standard" and r.settings["precision"] in ("fp32", "bf16")
+    assert r.settings["threads"] == torch.get_num_threads()
+    assert r.settings["streams"] == min(torch.get_num_threads(), 4)  # 4 independent rows, one group per thread
     assert r.attributions is None
 
 
