@@ -186,10 +186,13 @@ def row_groups(model: Model, objective: Objective, n_originals: int, n_rows: int
     return [sorted(g) for g in groups]
 
 
+MAX_STREAMS = 4  # measured only on 2 cores; more Python threads would fight over the GIL for small ops
+
+
 def default_streams(device: torch.device) -> int:
-    """How many row groups to run in parallel: one per CPU thread (two 1-thread streams on 2 cores beat one
-    2-thread stream, bench/bench_engine.py); one on a GPU."""
-    return torch.get_num_threads() if device.type == "cpu" else 1
+    """How many row groups to run in parallel: one per CPU thread, at most MAX_STREAMS (two 1-thread
+    streams on 2 cores beat one 2-thread stream, bench/bench_engine.py); one on a GPU."""
+    return min(torch.get_num_threads(), MAX_STREAMS) if device.type == "cpu" else 1
 
 
 def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch.Tensor], ImageFn],
