@@ -377,3 +377,12 @@ def test_dark_mode_uses_the_page_colours(open_page, views_url):
     assert text == body and text != "rgb(0, 0, 0)"
     page.locator("#fig-fx_explorer").screenshot(path=str(ARTIFACTS / "view-fx_explorer-dark.png"))
     page.locator("#fig-fx_classes").screenshot(path=str(ARTIFACTS / "view-fx_classes-dark.png"))
+
+
+def test_percentages_strictly_between_0_and_1_never_read_as_0_or_100(open_page, views_url):
+    page = _load(open_page(views_url, **DESKTOP))
+    fmt = "([v, s]) => window.Caricatures.lib.fmt(v, s)"
+    cases = {(0.9996, ".0%"): "99.96%", (0.97, ".0%"): "97%", (1.0, ".0%"): "100%", (0.0002, ".0%"): "0.02%",
+             (0.0, ".0%"): "0%", (0.99999999, ".0%"): "100.000%", (0.474, ".1%"): "47.4%", (-0.5, ".0%"): "−50%"}
+    for (value, spec), want in cases.items():
+        assert page.evaluate(fmt, [value, spec]) == want, (value, spec)

@@ -56,6 +56,17 @@
   };
 
   /** Format a number with a d3-like spec: ".2f", ".3g", ".1%", "d", ",d", ".2e"; non-numbers pass through. */
+  // A share strictly between 0 and 1 never reads as 0% or 100%: add digits (up to 3) until it does not.
+  function percent(value, digits) {
+    var out = (value * 100).toFixed(digits);
+    while (digits < 3 && ((value > 0 && value < 1 && Number(out) === 100) ||
+                          (value > 0 && Number(out) === 0))) {
+      digits += 1;
+      out = (value * 100).toFixed(digits);
+    }
+    return out + '%';
+  }
+
   lib.fmt = function (value, spec) {
     if (typeof value !== 'number') return value === undefined || value === null ? '–' : String(value);
     if (!isFinite(value)) return value > 0 ? '∞' : value < 0 ? '−∞' : '–';
@@ -64,7 +75,7 @@
     var out;
     switch (m[3] || 'g') {
       case 'f': out = value.toFixed(digits === null ? 2 : digits); break;
-      case '%': out = (value * 100).toFixed(digits === null ? 0 : digits) + '%'; break;
+      case '%': out = percent(value, digits === null ? 0 : digits); break;
       case 'd': out = String(Math.round(value)); break;
       case 'e': out = value.toExponential(digits === null ? 2 : digits); break;
       default: out = String(Number(value.toPrecision(Math.max(1, digits === null ? 3 : digits))));
