@@ -1,8 +1,9 @@
 """Make a private, fast copy of a `Model` for optimization: frozen, folded, channels_last, on a device.
 
 Measured on the project's 2-core CPU (REFERENCE §5 and bench/bench_engine.py): frozen weights, folded
-BatchNorm, channels_last and ReLU6 fused into the conv before it (one oneDNN call) each pay; bf16 autocast pays only once stride-2 depthwise convolutions run as
-stride 1 followed by [..., ::2, ::2] (exact), because oneDNN's bf16 backward for them is slow here.
+BatchNorm, channels_last and ReLU6 fused into the conv before it (one oneDNN call) each pay; bf16 autocast
+pays only once stride-2 depthwise convolutions run as stride 1 followed by [..., ::2, ::2] (exact), because
+oneDNN's bf16 backward for them is slow here.
 """
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def _conv_relu6(x, weight, bias, stride, padding, groups) -> torch.Tensor:
+    return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], groups, "hardtanh",
+                                                   [0.0, 6.0], "")
+
+
 class _ConvReLU6(torch.autograd.Function):
     """relu6(conv2d(x)) as one oneDNN convolution with a clamp post-op (bit-identical to the two calls for
     finite values, but NaN comes out as 0; the clamp pass over memory is gone); backward exactly as autograd
@@ -62,8 +68,7 @@ class _ConvReLU6(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, groups):
-        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], groups,
-                                                    "hardtanh", [0.0, 6.0], "")
+        y = _conv_relu6(x, weight, bias, stride, padding, groups)
         ctx.save_for_backward(x, weight, y)
         ctx.conv = (stride, padding, groups)
         return y
@@ -84,8 +89,7 @@ def _conv(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
           stride, padding) -> torch.Tensor:
     if getattr(self, "_relu6", False):
         if not (x.requires_grad and torch.is_grad_enabled()):
-            return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], self.groups,
-                                                           "hardtanh", [0.0, 6.0], "")
+            return _conv_relu6(x, weight, bias, stride, padding, self.groups)
         return _ConvReLU6.apply(x, weight, bias, stride, padding, self.groups)
     return F.conv2d(x, weight, bias, stride, padding, self.dilation, self.groups)
 
