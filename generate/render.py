@@ -4,7 +4,10 @@ The logical batch is `[original(s), images…]`: originals are fixed photos that
 transform as the optimized images each step (under no_grad), so objectives can compare against them.
 From the objective's terms the engine works out how deep each row must go: the forward pass stops at the
 deepest layer needed and an optimized row leaves the batch once its last layer is passed (rows are run
-shallowest-first so that dropping is a slice off the front; layers listed shallow to deep need no reordering). It returns arrays; no display, no file I/O.
+shallowest-first so that dropping is a slice off the front; layers listed shallow to deep need no
+reordering). On the CPU the rows are split into groups ("streams") optimized in parallel threads on the
+same transform draws; rows are independent, so only rounding depends on the split. It returns arrays; no
+display, no file I/O.
 """
 from __future__ import annotations
 
