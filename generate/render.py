@@ -166,26 +166,26 @@ def row_groups(model: Model, objective: Objective, n_originals: int, n_rows: int
             parent[r] = parent[parent[r]]
             r = parent[r]
         return r
-    depth = [0] * n_rows
     for _, term in objective.terms:
         rows = [r - n_originals for r in term.rows if r >= n_originals]
-        for r in rows:
-            depth[r] = max(depth[r], model.layer(term.layer).stage)
         for r in rows[1:]:
             parent[root(r)] = root(rows[0])
     stage_cost: dict[int, int] = {}
     for lay in model.layers.values():
         stage_cost[lay.stage] = max(stage_cost.get(lay.stage, 0), math.prod(model.shape(lay.name)))
     cumulative = np.cumsum([stage_cost.get(i, 0) for i in range(max(stage_cost) + 1)])
+    deepest = plan_batch(model, objective, n_originals, n_rows).row_layer
+    cost = [0 if name is None else cumulative[model.layer(name).stage] for name in deepest]
     parts: dict[int, list[int]] = {}
     for r in range(n_rows):
         parts.setdefault(root(r), []).append(r)
+    weighed = sorted(((sum(cost[r] for r in part), part) for part in parts.values()), key=lambda cp: -cp[0])
     groups: list[list[int]] = [[] for _ in range(min(k, len(parts)))]
     load = [0.0] * len(groups)
-    for part in sorted(parts.values(), key=lambda rows: -sum(cumulative[depth[r]] for r in rows)):
+    for c, part in weighed:
         g = load.index(min(load))
         groups[g] += part
-        load[g] += sum(cumulative[depth[r]] for r in part)
+        load[g] += c
     return [sorted(g) for g in groups]
 
 
@@ -249,9 +249,9 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
         history[:, stream.terms] = res.history
     if len(run) > 1:  # the caller's parametrization ends where the streams ended
         with torch.no_grad():
-            for full, part in zip(params, zip(*(s.param.tensors for s in run))):
-                for stream, t in zip(run, part):
-                    full[torch.as_tensor(stream.rows, device=device)] = t.detach()
+            for i, full in enumerate(params):
+                for stream in run:
+                    full[torch.as_tensor(stream.rows, device=device)] = stream.param.tensors[i].detach()
     return Render(images, snaps, history, [t.name for _, t in objective.terms], time.perf_counter() - start,
                   precision, len(run))
 
