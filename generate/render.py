@@ -261,9 +261,13 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
     """Run each stream's descent, in parallel threads when there are several; re-raise the first error."""
     if len(run) == 1:
         return [_descend(model, objective, run[0], transforms, draws, originals, n_orig, lr, snapshots,
-                         precision, progress, drop_rows, None)]
+                         precision, progress, drop_rows, None, None)]
     threads = max(1, torch.get_num_threads() // len(run))
     stop, lock = threading.Event(), threading.Lock()
+    n_rows = sum(len(stream.rows) for stream in run)
+    readers = sum(any(_reads_originals(objective.terms[t][1], n_orig) for t in s.terms) for s in run)
+    layers = plan_batch(model, objective, n_orig, n_rows).original_layers
+    shared = SharedOriginals(layers, readers, stop) if readers > 1 else None
     done, totals = [0] * len(run), [0.0] * len(run)
 
     def report(i: int, step: int, total: float) -> None:
@@ -277,7 +281,7 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
         torch.set_num_threads(threads)  # this thread's OpenMP team only
         try:
             return _descend(model, objective, run[i], transforms, draws, originals, n_orig, lr, snapshots,
-                            precision, lambda s, _n, v: report(i, s, v), drop_rows, stop)
+                            precision, lambda s, _n, v: report(i, s, v), drop_rows, stop, shared)
         except BaseException:
             stop.set()
             raise
@@ -290,27 +294,71 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
     return [f.result() for f in futures]
 
 
+def _reads_originals(term, n_orig: int) -> bool:
+    return n_orig > 0 and (term.rows is None or min(term.rows) < n_orig)
+
+
 class _Stopped(Exception):
     """Another stream failed; this one stopped early."""
 
 
+class SharedOriginals:
+    """The originals' activations for each step, computed once for all streams.
+
+    The first stream to reach a step runs the originals' forward pass (every layer any stream reads from
+    them); the others wait for it, then read the same tensors. So the stream that runs ahead takes on the
+    shared work, which also evens out the streams. A step's entry is dropped once every stream has read it.
+    """
+
+    def __init__(self, layers: list[str], readers: int, stop: threading.Event):
+        self.layers, self.readers, self.stop, self.lock = layers, readers, stop, threading.Lock()
+        self.entries: dict[int, list] = {}  # step → [ready event, activations, readers so far]
+
+    def get(self, step: int, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        with self.lock:
+            entry = self.entries.get(step)
+            mine = entry is None
+            if mine:
+                entry = self.entries[step] = [threading.Event(), None, 0]
+        if mine:
+            entry[1] = compute()
+            entry[0].set()
+        else:
+            while not entry[0].wait(0.05):
+                if self.stop.is_set():  # the computing stream failed
+                    raise _Stopped()
+        with self.lock:
+            entry[2] += 1
+            if entry[2] == self.readers:
+                del self.entries[step]
+        return entry[1]
+
+
 def _descend(model, objective, stream: Stream, transforms, draws, originals, n_orig, lr, snapshots, precision,
-             progress, drop_rows, stop: threading.Event | None) -> Render:
-    """Adam on one stream's rows through the given transform draws; images and history in stream order."""
+             progress, drop_rows, stop: threading.Event | None, shared: SharedOriginals | None) -> Render:
+    """Adam on one stream's rows through the given transform draws; images and history in stream order.
+
+    shared: where the streams of one run share the originals' activations (None: this stream computes them).
+    """
     params, image_fn = stream.param
     device = params[0].device
     objective = Objective([objective.terms[i] for i in stream.terms], objective.name)
     ids = [n_orig + r for r in stream.rows]
     n_rows = len(ids)
     plan = plan_batch(model, objective, n_orig, n_rows, ids)
+    original_layers = plan.original_layers if shared is None else shared.layers
     order = None if plan.order == sorted(plan.order) else torch.tensor(plan.order, device=device)
-    runner = Runner(model, plan.layers + plan.original_layers)
+    runner = Runner(model, plan.layers + original_layers)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     channels_last = model.meta["prepared"]["channels_last"]
     layout = torch.channels_last if channels_last else torch.contiguous_format
     opt = torch.optim.Adam(params, lr=lr, fused=True)
     snaps, history, cached = {}, [], None
     steps = len(draws)
+
+    def forward_originals(draw) -> dict[str, torch.Tensor]:
+        with torch.no_grad(), autocast:
+            return runner(transforms(originals, draw).contiguous(memory_format=layout), original_layers)
     start = time.perf_counter()
     try:
         if 0 in snapshots:
@@ -323,12 +371,12 @@ def _descend(model, objective, stream: Stream, transforms, draws, originals, n_o
             img = image_fn()
             acts = {name: Rows(name) for name in objective.layers}
             if plan.original_layers:
-                if cached is None or draw is not None:
-                    with torch.no_grad(), autocast:
-                        x = transforms(originals, draw).contiguous(memory_format=layout)
-                        cached = runner(x, plan.original_layers)
-                for name, t in cached.items():
-                    acts[name].add(t, {i: i for i in range(n_orig)})
+                if draw is not None and shared is not None:
+                    cached = shared.get(step, lambda: forward_originals(draw))
+                elif cached is None or draw is not None:
+                    cached = forward_originals(draw)
+                for name in plan.original_layers:
+                    acts[name].add(cached[name], {i: i for i in range(n_orig)})
             if plan.layers:
                 x = transforms(img if order is None else img.index_select(0, order), draw)
                 x = x.contiguous(memory_format=layout)

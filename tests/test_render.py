@@ -1,5 +1,8 @@
 """The optimization loop on a tiny model: planning, truncation and row dropping leave values and gradients
 unchanged, the objective rises, runs are deterministic, non-finite values raise naming step and layer."""
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +10,7 @@ import torch
 from generate.objectives import Objective, channel, dot_compare, objective
 from generate.param import image_param
 from generate.prepare import prepare_model
-from generate.render import Runner, optimize, plan_batch, row_groups, to_numpy
+from generate.render import Runner, SharedOriginals, _Stopped, optimize, plan_batch, row_groups, to_numpy
 from generate.transforms import build_transforms
 from tests.engine_models import tiny_model
 
@@ -151,6 +154,58 @@ def test_streams_change_nothing_but_speed(one_thread):
         np.testing.assert_array_equal(a.snapshots[step], b.snapshots[step])
     assert torch.equal(params[0], params[1])  # the caller's parametrization holds the result either way
     assert not np.array_equal(a.snapshots[0], a.images)
+
+
+class CountingTransforms:
+    """A transform that counts how often it is applied to the originals."""
+
+    def __init__(self, inner, originals):
+        self.inner, self.originals, self.on_originals, self.lock = inner, originals, 0, threading.Lock()
+
+    def draw(self):
+        return self.inner.draw()
+
+    def __call__(self, x, draw=None):
+        if x.data_ptr() == self.originals.data_ptr():
+            with self.lock:
+                self.on_originals += 1
+        return self.inner(x, draw)
+
+
+@pytest.mark.parametrize("streams", [1, 2, 4])
+def test_streams_share_one_forward_pass_of_the_originals_per_step(streams):
+    photo = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    transforms = CountingTransforms(build_transforms("standard", 32, 0), photo)
+    out = optimize(tiny_model(), caricature_objective(LAYERS4), image_param("fft", 32, 4), transforms, 5,
+                   originals=photo, precision="fp32", streams=streams)
+    assert out.streams == streams
+    assert transforms.on_originals == 5
+
+
+def test_shared_originals_drop_each_step_once_read_and_stop_waiters_when_the_computer_fails():
+    stop = threading.Event()
+    shared = SharedOriginals(["stem"], 2, stop)
+    calls = []
+    for _ in range(2):
+        got = shared.get(1, lambda: calls.append(1) or {"stem": torch.ones(1)})
+        assert torch.equal(got["stem"], torch.ones(1))
+    assert calls == [1] and shared.entries == {}
+
+    started = threading.Event()
+
+    def failing():
+        started.set()
+        time.sleep(0.2)
+        stop.set()  # what a failing stream's thread does (render._run_streams)
+        raise RuntimeError("boom")
+    errors = []
+    computer = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, shared.get, 2, failing)))
+    computer.start()
+    started.wait()
+    with pytest.raises(_Stopped):
+        shared.get(2, lambda: {"stem": torch.zeros(1)})
+    computer.join()
+    assert errors
 
 
 def test_streams_report_progress_in_order_and_name_the_bad_row():
