@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from generate.models.base import Model
-from generate.objectives import Objective, Rows
+from generate.objectives import Objective, Rows, Term
 from generate.param import ImageFn, Param
 from generate.prepare import prepare_model, resolve_precision
 from generate.transforms import Identity, RandomTransform
@@ -294,7 +294,7 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
     return [f.result() for f in futures]
 
 
-def _reads_originals(term, n_orig: int) -> bool:
+def _reads_originals(term: Term, n_orig: int) -> bool:
     return n_orig > 0 and (term.rows is None or min(term.rows) < n_orig)
 
 
@@ -359,6 +359,7 @@ def _descend(model, objective, stream: Stream, transforms, draws, originals, n_o
     def forward_originals(draw) -> dict[str, torch.Tensor]:
         with torch.no_grad(), autocast:
             return runner(transforms(originals, draw).contiguous(memory_format=layout), original_layers)
+
     start = time.perf_counter()
     try:
         if 0 in snapshots:
