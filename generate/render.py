@@ -307,31 +307,40 @@ class SharedOriginals:
 
     The first stream to reach a step runs the originals' forward pass (every layer any stream reads from
     them); the others wait for it, then read the same tensors. So the stream that runs ahead takes on the
-    shared work, which also evens out the streams. A step's entry is dropped once every stream has read it.
+    shared work, which also evens out the streams. A step's entry is dropped once every stream has read it,
+    and a stream may run at most `ahead` steps past the oldest unread one (to bound memory).
     """
 
-    def __init__(self, layers: list[str], readers: int, stop: threading.Event):
-        self.layers, self.readers, self.stop, self.lock = layers, readers, stop, threading.Lock()
+    def __init__(self, layers: list[str], readers: int, stop: threading.Event, ahead: int = 16):
+        self.layers, self.readers, self.stop, self.ahead = layers, readers, stop, ahead
+        self.changed = threading.Condition()
         self.entries: dict[int, list] = {}  # step → [ready event, activations, readers so far]
 
     def get(self, step: int, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        with self.lock:
+        with self.changed:
             entry = self.entries.get(step)
             mine = entry is None
             if mine:
+                while self.entries and step - min(self.entries) >= self.ahead:
+                    self._check_stop()
+                    self.changed.wait(0.05)
                 entry = self.entries[step] = [threading.Event(), None, 0]
         if mine:
             entry[1] = compute()
             entry[0].set()
         else:
             while not entry[0].wait(0.05):
-                if self.stop.is_set():  # the computing stream failed
-                    raise _Stopped()
-        with self.lock:
+                self._check_stop()
+        with self.changed:
             entry[2] += 1
             if entry[2] == self.readers:
                 del self.entries[step]
+                self.changed.notify_all()
         return entry[1]
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():  # another stream failed
+            raise _Stopped()
 
 
 def _descend(model, objective, stream: Stream, transforms, draws, originals, n_orig, lr, snapshots, precision,

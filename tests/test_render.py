@@ -208,6 +208,27 @@ def test_shared_originals_drop_each_step_once_read_and_stop_waiters_when_the_com
     assert errors
 
 
+def test_shared_originals_hold_a_stream_that_runs_too_far_ahead():
+    shared = SharedOriginals(["stem"], 2, threading.Event(), ahead=3)
+    computed = []
+
+    def run_ahead():
+        for step in range(1, 6):
+            shared.get(step, lambda step=step: computed.append(step) or {"stem": torch.full((1,), step)})
+    leader = threading.Thread(target=run_ahead)
+    leader.start()
+    time.sleep(0.3)
+    assert computed == [1, 2, 3] and sorted(shared.entries) == [1, 2, 3]
+    assert shared.get(1, None)["stem"].item() == 1  # the other stream reads step 1: the leader may go on
+    time.sleep(0.3)
+    assert computed == [1, 2, 3, 4]
+    for step in (2, 3, 4):
+        assert shared.get(step, None)["stem"].item() == step
+    leader.join()
+    assert shared.get(5, None)["stem"].item() == 5
+    assert computed == [1, 2, 3, 4, 5] and shared.entries == {}
+
+
 def test_streams_report_progress_in_order_and_name_the_bad_row():
     seen = []
     out = run(tiny_model(), LAYERS4, steps=5, streams=2, progress=lambda s, n, v: seen.append((s, n)))
