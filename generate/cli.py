@@ -175,7 +175,8 @@ def write_run(out: Path, result, model, photo: Path, argv: list[str]) -> None:
             file = f"{i:02d}_{name}.png"
             write_png(tmp / file, result.images[0, i])
             m = result.metrics[0][i]
-            entries.append({"name": name, "title": model.layer(name).title, "file": file,
+            entries.append({"name": name, "title": model.label(name, result.settings["size"]),
+                            "file": file,
                             "cosine": round(m["cosine"], 6), "gain": round(m["gain"], 6),
                             "objective": m["objective"]})
         s = result.settings

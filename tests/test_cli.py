@@ -96,6 +96,7 @@ def test_run_writes_pngs_and_index(tmp_path, capsys):
     index = json.loads((out / "index.json").read_text())
     assert index["model"] == "efficientnet_lite0" and index["steps"] == 3 and index["seed"] == 0
     assert [e["name"] for e in index["layers"]] == ["block0", "block4"]
+    assert [e["title"] for e in index["layers"]] == ["block 0 · 16 ch · 24×24", "block 4 · 40 ch · 6×6"]
     for e in index["layers"]:
         assert set(e) >= {"name", "file", "cosine", "gain"} and -1 <= e["cosine"] <= 1
         assert Image.open(out / e["file"]).size == (48, 48)

@@ -113,6 +113,9 @@ def test_shapes_at_other_input_sizes(zoo):
         acts = model.activations(x, ["block3", "block20", "logits"])
     assert all(tuple(acts[n].shape[1:]) == model.shape(n, 97) for n in acts)
     assert acts["block3"].shape[-1] == 25  # 97 → 49 → 25 with TF "SAME" padding
+    assert model.label("block3", 97) == f"block 3 · {acts['block3'].shape[1]} ch · 25×25"
+    assert model.label("block3") == model.layer("block3").title
+    assert model.label("logits", 97) == model.layer("logits").title
 
 
 def test_activations_stop_at_deepest_requested_stage(zoo):

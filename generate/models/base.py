@@ -52,6 +52,13 @@ class Model:
         side = math.ceil((size or self.input_size) / lay.stride)  # "SAME"-style padding: ceil at every stride
         return (lay.channels, side, side)
 
+    def label(self, name: str, size: int | None = None) -> str:
+        """Return the layer's title for images of side `size`, e.g. "block 3 · 40 ch · 16×16" at 128 px."""
+        title, shape = self.layer(name).title, self.shape(name, size)
+        if len(shape) == 1:
+            return title
+        return f"{title.split(' · ')[0]} · {shape[0]} ch · {shape[1]}×{shape[2]}"
+
     def activations(self, images: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
         """Run images in [0, 1] through the stages up to the deepest named layer; return those activations."""
         wanted = [self.layer(n) for n in names]
