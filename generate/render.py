@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,6 +288,11 @@ def _run_streams(model, objective, run: list[Stream], transforms, draws, origina
 
     with ThreadPoolExecutor(len(run)) as pool:
         futures = [pool.submit(work, i) for i in range(len(run))]
+        try:
+            wait(futures)
+        except BaseException:  # e.g. Ctrl-C in this thread: the streams stop at their next step
+            stop.set()
+            raise
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise ([e for e in errors if not isinstance(e, _Stopped)] or errors)[0]

@@ -1,5 +1,6 @@
 """The optimization loop on a tiny model: planning, truncation and row dropping leave values and gradients
 unchanged, the objective rises, runs are deterministic, non-finite values raise naming step and layer."""
+import signal
 import threading
 import time
 
@@ -227,6 +228,20 @@ def test_shared_originals_hold_a_stream_that_runs_too_far_ahead():
     leader.join()
     assert shared.get(5, None)["stem"].item() == 5
     assert computed == [1, 2, 3, 4, 5] and shared.entries == {}
+
+
+def test_an_interrupt_stops_every_stream_promptly():
+    """Ctrl-C lands in the main thread while the streams run: they must stop at their next step."""
+    steps, seen = 400, []
+
+    def progress(step, _n, _v):
+        seen.append(step)
+        if step == 2:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_model(), LAYERS4, steps=steps, streams=2, progress=progress)
+    assert max(seen) < steps / 2
+    assert threading.active_count() == 1  # no stream thread left running
 
 
 def test_streams_report_progress_in_order_and_name_the_bad_row():
