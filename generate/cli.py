@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 USAGE_ERROR, RUN_ERROR = 2, 1
+INTERRUPTED = 130  # what a shell reports for a command ended by Ctrl-C
 
 
 class UsageError(Exception):
@@ -269,3 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return RUN_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; no new results written", file=sys.stderr)
+        return INTERRUPTED

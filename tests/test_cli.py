@@ -57,6 +57,23 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, tiny_png, capsys):
         assert not out.exists() and not (tmp_path / "out").exists(), name
 
 
+def test_interrupt_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, capsys, monkeypatch):
+    import generate.caricature
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "index.json").write_text("{}")
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(generate.caricature, "make_caricatures", interrupted)
+    code = main(["caricature", PHOTO, "--steps", "1", "--size", "32", "--out", str(out)])
+    assert code == 130
+    assert capsys.readouterr().err == "interrupted; no new results written\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and [p.name for p in out.iterdir()] == ["index.json"]
+    assert (out / "index.json").read_text() == "{}"
+
+
 def test_bf16_refused_where_the_cpu_lacks_it(tmp_path, capsys):
     from generate.prepare import bf16_supported
     if bf16_supported("cpu"):
