@@ -6,7 +6,8 @@ From the objective's terms the engine works out how deep each row must go: the f
 deepest layer needed and an optimized row leaves the batch once its last layer is passed (rows are run
 shallowest-first so that dropping is a slice off the front; layers listed shallow to deep need no
 reordering). On the CPU the rows are split into groups ("streams") optimized in parallel threads on the
-same transform draws; rows are independent, so only rounding depends on the split. It returns arrays; no
+same transform draws, sharing one forward pass of the originals per step; rows are independent, so only
+rounding depends on the split. It returns arrays; no
 display, no file I/O.
 """
 from __future__ import annotations
