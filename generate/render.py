@@ -7,8 +7,7 @@ deepest layer needed and an optimized row leaves the batch once its last layer i
 shallowest-first so that dropping is a slice off the front; layers listed shallow to deep need no
 reordering). On the CPU the rows are split into groups ("streams") optimized in parallel threads on the
 same transform draws, sharing one forward pass of the originals per step; rows are independent, so only
-rounding depends on the split. It returns arrays; no
-display, no file I/O.
+rounding depends on the split. It returns arrays; no display, no file I/O.
 """
 from __future__ import annotations
 
