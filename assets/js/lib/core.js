@@ -55,18 +55,17 @@
     return fallback === undefined ? 0 : fallback;
   };
 
-  /** Format a number with a d3-like spec: ".2f", ".3g", ".1%", "d", ",d", ".2e"; non-numbers pass through. */
   // A share strictly between 0 and 1 never reads as 0% or 100%: add digits (up to 3) until it does not.
   function percent(value, digits) {
     var out = (value * 100).toFixed(digits);
-    while (digits < 3 && ((value > 0 && value < 1 && Number(out) === 100) ||
-                          (value > 0 && Number(out) === 0))) {
+    while (digits < 3 && value > 0 && value < 1 && (Number(out) === 100 || Number(out) === 0)) {
       digits += 1;
       out = (value * 100).toFixed(digits);
     }
     return out + '%';
   }
 
+  /** Format a number with a d3-like spec: ".2f", ".3g", ".1%", "d", ",d", ".2e"; non-numbers pass through. */
   lib.fmt = function (value, spec) {
     if (typeof value !== 'number') return value === undefined || value === null ? '–' : String(value);
     if (!isFinite(value)) return value > 0 ? '∞' : value < 0 ? '−∞' : '–';
