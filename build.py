@@ -3,15 +3,17 @@
 
     python build.py            # regenerate stale figures, render public/index.html
     python build.py --quick    # same pipeline, small figures (tests, drafts)
+    python build.py --plan     # what a build would compute, and how long it would take here
 """
 from __future__ import annotations
 
 import logging
 import sys
 
+from generate.runtime import ensure_malloc_env
 from sitegen.config import parse_args
 from sitegen.errors import BuildError
-from sitegen.pipeline import build
+from sitegen.pipeline import build, show_plan
 from sitegen.serve import serve
 
 
@@ -20,6 +22,9 @@ def run(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="build: %(message)s", stream=sys.stderr)
     try:
+        if config.plan:
+            print(show_plan(config))
+            return 0
         build(config)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -39,4 +44,5 @@ def run(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    ensure_malloc_env()   # the driver and the workers it spawns run with glibc malloc tuned
     sys.exit(run())

@@ -14,22 +14,20 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
 import generate
+from generate.files import ROOT, sha256_file, to_uint8, write_atomic, write_json
+from generate.runs import Run, Where, execute, resolve_where, run_key
+from generate.runstore import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("l-body", "l-middle", "l-page", "l-screen")
 SHEET_FORMATS = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}
 
@@ -89,59 +87,41 @@ class FigureResult:
 
 @dataclass(frozen=True)
 class FigureConfig:
-    """The run settings a figure script sees: quick, device, seed, progress reporting and the memo cache."""
+    """What a figure script's `make` sees: quick, device, seed, and the results of the runs it declared.
+
+    `result(run)` reads a run's arrays from the run cache. In the build every declared run is computed before
+    `make` is called, and asking for an undeclared one is an error (so `runs` and `make` cannot drift apart);
+    standalone (`compute=True`) a missing run is computed here and stored.
+    """
 
     quick: bool = False
     device: str = "cpu"
     seed: int = 0
     cache_dir: Path = ROOT / ".cache"
     on_progress: Callable[[float, float], None] | None = None
+    where: Where = field(default_factory=Where)
+    compute: bool = False
+    used: dict = field(default_factory=dict)      # run key → {"run": …, "provenance": …}, filled by result()
 
     def progress(self, done: float, total: float) -> None:
-        """Report that `done` of `total` units of work (e.g. optimisation steps) are finished."""
+        """Report that `done` of `total` units of work are finished."""
         if self.on_progress is not None:
             self.on_progress(done, total)
 
-    def memo(self, key: dict, fn: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> Any:
-        """Return fn()'s arrays, computed once per JSON-able `key` and kept in .cache/memo/<sha256>.npz."""
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-        path = self.cache_dir / "memo" / f"{digest}.npz"
-        if path.exists():
-            try:
-                with np.load(path) as z:   # zip CRCs catch a corrupted file
-                    arrays = {k: z[k] for k in z.files}
-                return arrays["__value__"] if set(arrays) == {"__value__"} else arrays
-            except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError):
-                path.unlink(missing_ok=True)
-        value = fn()
-        arrays = {"__value__": value} if isinstance(value, np.ndarray) else value
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        write_atomic(path, buf.getvalue())
-        return value
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside `path`, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes files owner-only; a web server may run as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    def result(self, run: Run) -> dict[str, np.ndarray]:
+        """Return the arrays of a run's result (see generate.runs for what each kind holds)."""
+        key = run_key(run, self.where)
+        store = RunStore(self.cache_dir / "runs")
+        got = store.get(key)
+        if got is None:
+            if not self.compute:
+                raise LookupError(f"run not declared by the figure's runs(spec), or not made: {run}")
+            arrays, prov = execute(run, self.where, lambda done: self.progress(done, run.work))
+            store.put(key, run.describe(), arrays, prov)
+            got = arrays, {"run": run.describe(), "provenance": prov}
+        arrays, meta = got
+        self.used[key] = {"run": meta["run"], "provenance": meta["provenance"]}
+        return arrays
 
 
 def figure_source(script: Path) -> str:
@@ -167,19 +147,14 @@ def cache_key(spec: FigureSpec, source: str, root: Path = ROOT, quick: bool = Fa
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
-def to_uint8(tile: np.ndarray, where: str = "tile") -> np.ndarray:
+def tile_uint8(tile: np.ndarray, where: str = "tile") -> np.ndarray:
     """Return an (H, W, 3) uint8 image from uint8 or float [0, 1] data (grey (H, W) is broadcast)."""
     a = np.asarray(tile)
     if a.ndim == 2:
         a = np.repeat(a[:, :, None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(f"{where}: expected an (H, W, 3) image, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a
-    if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
-        raise ValueError(f"{where}: expected uint8 or finite floats in [0, 1], got {a.dtype}")
-    return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
+    return to_uint8(a, where)
 
 def _shelves(sizes: list[tuple[int, int]], max_size: int) -> list[tuple[int, int, int]]:
     """Place (w, h) boxes left to right in rows; return (sheet, x, y) per box, a new sheet when one is full."""
@@ -210,7 +185,7 @@ def pack_sprites(tiles: dict[str, dict[str, np.ndarray]], out_dir: Path, prefix:
     for group, items in tiles.items():
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", group):
             raise ValueError(f"tile group {group!r}: use letters, digits, '_', '.', '-' (it names a file)")
-        images = {k: to_uint8(v, f"tile {group}/{k}") for k, v in items.items()}
+        images = {k: tile_uint8(v, f"tile {group}/{k}") for k, v in items.items()}
         if not images:
             continue
         place = _shelves([(a.shape[1] + 2 * pad, a.shape[0] + 2 * pad) for a in images.values()], max_size)
@@ -246,14 +221,17 @@ def run_standalone(spec: FigureSpec, make: Callable[[FigureSpec, FigureConfig], 
     ap = argparse.ArgumentParser(description=f"Make figure {spec.id!r} alone (the build runs it via "
                                  f"`python build.py --only {spec.id}`).")
     ap.add_argument("--quick", action="store_true", help="small steps/image counts")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    ap.add_argument("--threads", type=int, default=1, help="threads per run on the CPU (default 1, as the build)")
     ap.add_argument("--seed", type=int, default=None, help=f"default: the spec's ({spec.seed})")
     ap.add_argument("--out", type=Path, default=ROOT / "out", help="folder for <id>/ (default: out/)")
     args = ap.parse_args(argv)
     eff = spec.resolved(args.quick)
     if args.seed is not None:
         eff = dataclasses.replace(eff, seed=args.seed)
-    config = FigureConfig(quick=args.quick, device=args.device, seed=eff.seed,
+    where = resolve_where(args.device, args.precision, args.threads)
+    config = FigureConfig(quick=args.quick, device=where.device, seed=eff.seed, where=where, compute=True,
                           on_progress=lambda d, t: print(f"\r{spec.id}: {d:g}/{t:g}", end="", flush=True))
     t0 = time.perf_counter()
     result = make(eff, config)
@@ -262,6 +240,6 @@ def run_standalone(spec: FigureSpec, make: Callable[[FigureSpec, FigureConfig], 
     sheets, tiles = pack_sprites(result.tiles, out, prefix=f"figures/{spec.id}/")
     index = {"id": spec.id, "view": spec.view, "title": spec.title, "layout": spec.layout, "sheets": sheets,
              "tiles": tiles, "data": result.data, "metrics": result.metrics}
-    write_atomic(out / "index.json", json.dumps(index, indent=1).encode())
+    write_json(out / "index.json", index)
     print(f"\n{spec.id}: {len(tiles)} tiles in {len(sheets)} sheets, {time.perf_counter() - t0:.1f} s → {out}")
     return out

@@ -25,8 +25,12 @@ class BuildConfig:
     force: bool = False
     serve: bool = False
     port: int = 8000
-    jobs: int = 1
-    device: str = "cpu"
+    jobs: int | None = None                           # local worker processes (None: one per `threads` cores)
+    cluster: str | None = None                        # Ray: "auto", "ray://HOST:PORT", "local:N"
+    device: str = "auto"                              # CUDA when present, else the CPU
+    precision: str = "auto"                           # bf16 where the hardware has it, else fp32
+    threads: int = 1                                  # threads per run on the CPU
+    plan: bool = False
     seed: int | None = None
     sheet_format: str = "webp"
     progress: bool = True                             # tqdm bar on stderr (off when stderr is not a terminal)
@@ -47,7 +51,16 @@ examples:
   python build.py --quick              same pipeline, small step and image counts (for tests and drafts)
   python build.py --only in_context    regenerate one figure (repeatable); others come from the cache
   python build.py --serve --port 8000  build, serve on http://127.0.0.1:8000/, rebuild on change
-  python build.py --jobs 2             figures in two 1-thread worker processes (faster on 2 cores)
+  python build.py --plan               list the runs each stale figure needs, cached or not, and estimate
+                                       the wall time on this machine; build nothing
+  python build.py --cluster auto       compute the runs on the Ray cluster this machine belongs to
+  python build.py --cluster local:2    ... on a throwaway two-node Ray cluster on 127.0.0.1 (to try it out)
+  python build.py --jobs 0             compute every run inside this process (for debugging)
+
+The work is done in runs (one optimization of a batch of caricatures); the build computes each missing run
+once, wherever the executor puts it, keeps it in .cache/runs/ (a stopped build resumes from there), and only
+then assembles the figures. A run's key covers everything that moves its pixels: engine version, weights and
+photo digests, every setting, the device kind, the resolved precision and the threads per run.
 """
 
 
@@ -63,10 +76,21 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     ap.add_argument("--serve", action="store_true",
                     help="serve the site on 127.0.0.1:PORT and rebuild when article/templates/assets/figures change")
     ap.add_argument("--port", type=int, default=d.port, help=f"port for --serve (default {d.port})")
+    ap.add_argument("--plan", action="store_true",
+                    help="list the runs of the stale figures (count, caricature-steps, cached) and estimate the "
+                         "wall time from this machine's measured speed; build nothing")
     ap.add_argument("--jobs", type=int, default=d.jobs, metavar="N",
-                    help="run stale figures in N worker processes started with glibc malloc tuned and "
-                         "cores/N threads each (default 1; 0 = inside this process, for debugging)")
-    ap.add_argument("--device", default=d.device, help="torch device for figure scripts (default cpu)")
+                    help="compute runs in N local worker processes (default: one per --threads cores, one per "
+                         "GPU on CUDA; 0 = inside this process, for debugging)")
+    ap.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="compute runs on Ray: auto (the cluster this machine belongs to), ray://HOST:PORT, or "
+                         "local:N (a throwaway N-node cluster on 127.0.0.1)")
+    ap.add_argument("--threads", type=int, default=d.threads, metavar="N",
+                    help="threads per run on the CPU (default 1: every core runs its own run); part of the "
+                         "run key, since the engine's row groups follow it")
+    ap.add_argument("--device", default=d.device, help="auto (default: CUDA when present), cpu or cuda")
+    ap.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
+                    help="auto (default): bf16 where the processor or GPU has it, else fp32")
     ap.add_argument("--seed", type=int, default=None, help="override every figure's seed (default: the spec's)")
     ap.add_argument("--format", dest="sheet_format", choices=("webp", "jpeg", "png"), default=d.sheet_format,
                     help="sprite sheet format (default webp, quality 90)")
@@ -77,9 +101,14 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
         ap.add_argument(f"--{name}", type=Path, default=getattr(d, name), metavar="PATH",
                         help=f"{help_} (default {getattr(d, name).relative_to(ROOT)})")
     a = ap.parse_args(argv)
-    if a.jobs < 0:
+    if a.jobs is not None and a.jobs < 0:
         ap.error("--jobs must be 0 or more")
+    if a.threads < 1:
+        ap.error("--threads must be at least 1")
+    if a.cluster and not (a.cluster == "auto" or a.cluster.startswith("ray://") or ":" in a.cluster):
+        ap.error(f"--cluster {a.cluster}: use auto, ray://HOST:PORT, HOST:PORT or local:N")
     paths = {k: getattr(a, k).resolve() for k in ("article", "figures", "templates", "assets", "credits", "out", "cache")}
     return BuildConfig(quick=a.quick, only=tuple(dict.fromkeys(a.only)), force=a.force, serve=a.serve, port=a.port,
-                       jobs=a.jobs, device=a.device, seed=a.seed, sheet_format=a.sheet_format, progress=a.progress,
+                       jobs=a.jobs, cluster=a.cluster, device=a.device, precision=a.precision, threads=a.threads,
+                       plan=a.plan, seed=a.seed, sheet_format=a.sheet_format, progress=a.progress,
                        **paths)

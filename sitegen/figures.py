@@ -9,8 +9,7 @@ import platform
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +19,9 @@ import numpy as np
 
 import generate
 from generate import figure as contract
-from generate.figure import FigureConfig, FigureResult, FigureSpec, cache_key, pack_sprites, write_atomic
+from generate.figure import FigureConfig, FigureResult, FigureSpec, cache_key, pack_sprites
+from generate.files import write_atomic, write_json
+from generate.runs import Run, Where
 from sitegen.cache import entry_dir, write_entry
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
@@ -38,14 +39,29 @@ class FigureScript:
     key: str
     quick: bool
 
-    def job(self, config) -> dict:
-        """Return the JSON-able description a worker needs to make this figure."""
+    module: ModuleType = field(compare=False, repr=False)
+
+    def runs(self) -> list[Run]:
+        """Return the runs the figure declares (none for a script without `runs(spec)`)."""
+        declare = getattr(self.module, "runs", None)
+        try:
+            runs = list(declare(self.spec)) if declare else []
+        except Exception as e:  # noqa: BLE001 -- a script may raise anything; name it and its line
+            raise BuildError(f"figure {self.id!r}: runs(spec) failed: {type(e).__name__}: {e}", self.path,
+                             script_line(e, self.path)) from None
+        bad = [r for r in runs if not isinstance(r, Run)]
+        if bad:
+            raise BuildError(f"figure {self.id!r}: runs(spec) must return generate.runs.Run objects, got "
+                             f"{type(bad[0]).__name__}", self.path)
+        return runs
+
+    def command(self, config) -> str:
+        """Return the command that rebuilds this figure with the options that shaped it."""
         defaults = BuildConfig()
         dirs = "".join(f" --{name} {display_path(getattr(config, name))}" for name in ("figures", "article")
                        if getattr(config, name) != getattr(defaults, name))
-        return {"id": self.id, "script": str(self.path), "quick": self.quick, "seed": self.spec.seed, "dirs": dirs,
-                "device": config.device, "cache": str(config.cache), "root": str(config.root),
-                "format": config.sheet_format, "entry": str(entry_dir(config.cache, self.id, self.quick, self.key))}
+        command = f"python build.py --only {self.id}" + dirs + (" --quick" if self.quick else "")
+        return command + (f" --seed {self.spec.seed}" if self.spec.seed != self.module.SPEC.seed else "")
 
 
 def load_module(path: Path) -> ModuleType:
@@ -94,7 +110,7 @@ def discover(config) -> dict[str, FigureScript]:
             key = cache_key(eff, contract.figure_source(path), config.root, config.quick)
         except FileNotFoundError as e:
             raise BuildError(str(e), path) from None
-        found[spec.id] = FigureScript(spec.id, path, eff, key, config.quick)
+        found[spec.id] = FigureScript(spec.id, path, eff, key, config.quick, module)
     return found
 
 
@@ -122,15 +138,13 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def make_entry(job: dict, on_progress: Callable[[float, float], None] | None = None) -> Path:
-    """Run one figure script and write its cache entry; return the entry folder (exceptions propagate)."""
-    path = Path(job["script"])
-    module = load_module(path)
-    spec = effective_spec(module.SPEC, job["quick"], job["seed"])
-    config = FigureConfig(quick=job["quick"], device=job["device"], seed=spec.seed, cache_dir=Path(job["cache"]),
-                          on_progress=on_progress)
+def make_entry(script: FigureScript, config: BuildConfig, where: Where) -> Path:
+    """Assemble one figure from its cached run results and write its cache entry; return the entry folder."""
+    spec = script.spec
+    fig_config = FigureConfig(quick=script.quick, device=where.device, seed=spec.seed, cache_dir=config.cache,
+                              where=where)
     t0 = time.perf_counter()
-    result = module.make(spec, config)
+    result = script.module.make(spec, fig_config)
     wall = time.perf_counter() - t0
     if not isinstance(result, FigureResult):
         raise TypeError(f"make() returned {type(result).__name__}, not a FigureResult")
@@ -138,30 +152,30 @@ def make_entry(job: dict, on_progress: Callable[[float, float], None] | None = N
     metrics = _jsonable(result.metrics, "FigureResult.metrics")
     notes = _jsonable(result.notes, "FigureResult.notes")
     try:
-        script = str(path.resolve().relative_to(Path(job["root"]).resolve()))
+        path = str(script.path.resolve().relative_to(config.root.resolve()))
     except ValueError:
-        script = display_path(path)
+        path = display_path(script.path)
+    runs = [{"key": k, **v} for k, v in fig_config.used.items()]
 
     def fill(tmp: Path) -> None:
-        sheets, tiles = pack_sprites(result.tiles, tmp, prefix=f"figures/{spec.id}/", fmt=job["format"])
+        sheets, tiles = pack_sprites(result.tiles, tmp, prefix=f"figures/{spec.id}/", fmt=config.sheet_format)
         h = hashlib.sha256()
         for s in sheets:
             h.update((tmp / Path(s["file"]).name).read_bytes())
         h.update(json.dumps([tiles, data, metrics], sort_keys=True).encode())
-        command = f"python build.py --only {spec.id}" + job.get("dirs", "") + (" --quick" if job["quick"] else "")
-        if spec.seed != module.SPEC.seed:
-            command += f" --seed {spec.seed}"
-        provenance = {"script": script, "command": command, "spec": spec.to_json(), "seed": spec.seed,
-                      "models": notes.pop("models", {}), "packages": package_versions(), "device": job["device"],
-                      "wall_time_s": round(wall, 3), "content_hash": h.hexdigest(),
-                      "engine_version": generate.ENGINE_VERSION, "quick": job["quick"],
-                      "generated": datetime.now(UTC).isoformat(timespec="seconds"), "notes": notes}
+        provenance = {"script": path, "command": script.command(config), "spec": spec.to_json(), "seed": spec.seed,
+                      "models": notes.pop("models", {}), "packages": package_versions(), **where.describe(),
+                      "wall_time_s": round(wall + sum(r["provenance"]["seconds"] for r in runs), 3),
+                      "assemble_s": round(wall, 3),
+                      "content_hash": h.hexdigest(), "engine_version": generate.ENGINE_VERSION,
+                      "quick": script.quick, "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+                      "runs": runs, "notes": notes}
         index = {"id": spec.id, "view": spec.view, "title": spec.title, "caption": spec.caption,
                  "layout": spec.layout, "sheets": sheets,
                  "tiles": tiles, "data": data, "metrics": metrics, "provenance": provenance}
-        write_atomic(tmp / "index.json", json.dumps(index, indent=1, ensure_ascii=False).encode())
+        write_json(tmp / "index.json", index)
 
-    return write_entry(Path(job["entry"]), fill)
+    return write_entry(entry_dir(config.cache, spec.id, script.quick, script.key), fill)
 
 
 def failure(fig_id: str, path: Path, exc: BaseException, log_dir: Path) -> BuildError:

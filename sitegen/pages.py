@@ -94,6 +94,16 @@ def with_includes(text: str, folder: Path, depth: int = 0) -> str:
     return text if depth > 8 else INCLUDE_RE.sub(inline, text)
 
 
+def compute_seconds(indices) -> float:
+    """Return the seconds the figures took to compute: each distinct run once, plus every figure's assembly."""
+    runs, assemble = {}, 0.0
+    for idx in indices:
+        prov = idx.get("provenance") or {}
+        assemble += prov.get("assemble_s", prov.get("wall_time_s", 0))
+        runs.update({r["key"]: r["provenance"]["seconds"] for r in prov.get("runs", [])})
+    return assemble + sum(runs.values())
+
+
 def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Converted, list[dict]]:
     """Expand and convert the article body; return it (figures in place) and the placed figures in order."""
     numbers = number_figures(with_includes(article.text, article.path.parent), list(figures))
@@ -101,7 +111,7 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
                          idx.get("data", {}), MissingMetrics() if idx.get("missing") else idx.get("provenance") or {})
            for i, idx in figures.items()}
     build = {"figure_seconds": Missing() if any(idx.get("missing") for idx in figures.values()) else
-             sum((idx.get("provenance") or {}).get("wall_time_s", 0) for idx in figures.values())}
+             compute_seconds(figures.values())}
     placed: dict[str, dict] = {}
     keys = set(article.refs)
 

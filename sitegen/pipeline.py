@@ -1,7 +1,10 @@
 """The build: a short list of named steps, each a function of (site, config), run into a temporary folder.
 
-    read_article → run_figures → render_pages → copy_assets, then the folder replaces config.out by rename,
-so a failed or interrupted build leaves the previous site untouched.
+    read_article → find_figures → make_runs → assemble_figures → render_pages → copy_assets,
+then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
+untouched. The runs (the optimizations) are the unit of work: every stale figure declares its runs, the
+build computes the missing ones once each on an executor (local workers, in-process, or Ray), storing each
+as it arrives, and only then assembles the figures from the results.
 """
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from generate.runs import Where, resolve_where
+from generate.runstore import RunStore
 from sitegen import cache, citations, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
+from sitegen.executors import make_executor
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
-from sitegen.worker import run_pool
+from sitegen.runner import Plan, execute_plan, measure_speed, plan_runs, plan_table
 
 log = logging.getLogger("build")
 
@@ -43,6 +49,9 @@ class Site:
     figures: dict[str, dict] = field(default_factory=dict)      # id → index.json (or a "missing" stand-in)
     entries: dict[str, Path] = field(default_factory=dict)      # id → cache entry folder
     regenerated: list[str] = field(default_factory=list)
+    stale: list[FigureScript] = field(default_factory=list)
+    where: Where = field(default_factory=Where)
+    plan: Plan | None = None
     html: str = ""
 
 
@@ -57,87 +66,72 @@ def read_article(site: Site, config: BuildConfig) -> None:
     site.article = Article(path, text, meta, citations.load(config.article / "references.bib"))
 
 
-def run_figures(site: Site, config: BuildConfig) -> None:
-    """Discover figure scripts, regenerate the stale ones (all, or those named by --only), load every entry."""
+def find_figures(site: Site, config: BuildConfig) -> None:
+    """Discover figure scripts; load the entries that are up to date; list the stale ones (all, or --only)."""
     site.scripts = discover(config)
     for fig_id in config.only:
         if fig_id not in site.scripts:
             raise BuildError(f"--only {fig_id}: unknown figure id; known: {', '.join(site.scripts) or 'none'} "
                              f"(scripts in {display_path(config.figures)})")
     cache.clean_temp(config.cache)
-    stale = []
     for fig_id, script in site.scripts.items():
         entry = cache.entry_dir(config.cache, fig_id, script.quick, script.key)
         selected = not config.only or fig_id in config.only
         index = None if (selected and config.force) else cache.read_entry(entry)
         if index is None and selected:
-            stale.append(script)
+            site.stale.append(script)
         elif index is not None:
             site.figures[fig_id], site.entries[fig_id] = index, entry
-    log.info("figures: %d up to date, %d to make%s", len(site.scripts) - len(stale), len(stale),
-             f" ({', '.join(s.id for s in stale)})" if stale else "")
-    _make(stale, site, config)
-    for fig_id, script in site.scripts.items():
-        if fig_id not in site.figures:
-            _fallback(fig_id, script, site, config)
+    log.info("figures: %d up to date, %d to make%s", len(site.scripts) - len(site.stale), len(site.stale),
+             f" ({', '.join(s.id for s in site.stale)})" if site.stale else "")
 
 
-def _make(stale: list[FigureScript], site: Site, config: BuildConfig) -> None:
-    if not stale:
+def make_runs(site: Site, config: BuildConfig) -> None:
+    """Compute the runs the stale figures need and the cache lacks, on the executor the options name."""
+    site.plan = plan_runs(site.stale, site.where, RunStore(config.cache / "runs"))
+    missing = site.plan.missing
+    log.info("runs: %d distinct, %d cached, %d to make (%s caricature-steps)", len(site.plan.runs),
+             len(site.plan.runs) - len(missing), len(missing), f"{sum(p.run.work for p in missing):,}")
+    if not missing:
         return
-    fractions = {s.id: 0.0 for s in stale}
-    bar = tqdm(total=len(stale), unit="fig", desc="figures", disable=None if config.progress else True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+    executor = make_executor(config.jobs, config.cluster, site.where)
+    log.info("executor: %s, %d run(s) at a time, %s", executor.name, executor.slots, site.where.describe())
+    bar = tqdm(total=sum(p.run.work for p in missing), unit="car-step", unit_scale=True, desc="runs",
+               disable=None if config.progress else True, smoothing=0.05)
 
-    def progress(fig_id: str, done: float, total: float) -> None:
-        fractions[fig_id] = min(1.0, done / total) if total else 0.0
-        bar.n = sum(fractions.values())
-        bar.set_postfix_str(f"{fig_id} {done:g}/{total:g}", refresh=True)
+    def progress(done: float, total: float) -> None:
+        bar.n = done
+        bar.refresh()
 
-    def finished(script: FigureScript, entry: Path, seconds: float) -> None:
-        progress(script.id, 1, 1)
+    t0 = time.perf_counter()
+    try:
+        execute_plan(site.plan, executor, site.where, RunStore(config.cache / "runs"), progress,
+                     config.cache / "logs")
+    finally:
+        bar.close()
+        executor.shutdown()
+    log.info("runs: made %d in %.1f s", len(missing), time.perf_counter() - t0)
+
+
+def assemble_figures(site: Site, config: BuildConfig) -> None:
+    """Assemble each stale figure from its runs' results (no optimization here); fall back for the others."""
+    for script in site.stale:
+        t0 = time.perf_counter()
+        try:
+            entry = make_entry(script, config, site.where)
+        except BuildError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- any error of a figure script stops the build
+            raise failure(script.id, script.path, e, config.cache / "logs") from None
         index = cache.read_entry(entry)
         if index is None:
             raise BuildError(f"figure {script.id!r}: its fresh cache entry does not verify", entry)
         site.figures[script.id], site.entries[script.id] = index, entry
         site.regenerated.append(script.id)
-        log.info("figure %s: made in %.1f s", script.id, seconds)
-
-    try:
-        if config.jobs == 0:
-            for s in stale:
-                t0 = time.perf_counter()
-                try:
-                    entry = make_entry(s.job(config), lambda d, t, i=s.id: progress(i, d, t))
-                except Exception as e:  # noqa: BLE001 -- any error of a figure script stops the build
-                    raise failure(s.id, s.path, e, config.cache / "logs") from None
-                finished(s, entry, time.perf_counter() - t0)
-        else:
-            _make_in_workers(stale, config, progress, finished)
-    finally:
-        bar.close()
-
-
-def _make_in_workers(stale, config, progress, finished) -> None:
-    by_id, done = {s.id: s for s in stale}, set()
-
-    def on_event(fig_id: str, ev: dict) -> None:
-        s = by_id[fig_id]
-        if ev["event"] == "progress":
-            progress(fig_id, ev["done"], ev["total"])
-        elif ev["event"] == "done":
-            done.add(fig_id)
-            finished(s, Path(ev["entry"]), ev["seconds"])   # the worker's own time, not time since queued
-        elif ev["event"] == "error":
-            logs = config.cache / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            (logs / f"{fig_id}.txt").write_text(ev["traceback"])
-            raise BuildError(f"figure {fig_id!r} failed: {ev['type']}: {ev['message']} "
-                             f"(traceback: {display_path(logs / (fig_id + '.txt'))})", s.path, ev["line"])
-        elif ev["event"] == "exit" and fig_id not in done:
-            raise BuildError(f"figure {fig_id!r}: its worker process exited with code {ev['code']}", s.path)
-
-    run_pool([s.job(config) for s in stale], config.jobs, on_event)
+        log.info("figure %s: assembled in %.1f s", script.id, time.perf_counter() - t0)
+    for fig_id, script in site.scripts.items():
+        if fig_id not in site.figures:
+            _fallback(fig_id, script, site, config)
 
 
 def _fallback(fig_id: str, script: FigureScript, site: Site, config: BuildConfig) -> None:
@@ -186,14 +180,14 @@ def copy_assets(site: Site, config: BuildConfig) -> None:
             shutil.copy2(entry / Path(sheet["file"]).name, dest)
 
 
-STEPS = (read_article, run_figures, render_pages, copy_assets)
+STEPS = (read_article, find_figures, make_runs, assemble_figures, render_pages, copy_assets)
 
 
 def build(config: BuildConfig) -> Site:
     """Run the steps into a temporary sibling of config.out, then swap it in; return the finished site."""
     config.out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{config.out.name}.tmp-", dir=config.out.parent))
-    site = Site(stage=stage)
+    site = Site(stage=stage, where=resolve_where(config.device, config.precision, config.threads))
     t0 = time.perf_counter()
     try:
         for step in STEPS:
@@ -216,3 +210,22 @@ def _swap(stage: Path, out: Path) -> None:
         os.replace(out, old)
     os.replace(stage, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def show_plan(config: BuildConfig) -> str:
+    """Return what a build would compute (python build.py --plan): runs per figure and a wall-time estimate."""
+    site = Site(stage=config.out, where=resolve_where(config.device, config.precision, config.threads))
+    find_figures(site, config)
+    plan = plan_runs(site.stale, site.where, RunStore(config.cache / "runs"))
+    slots = make_executor_slots(config, site.where)
+    speed = measure_speed(site.where, config.cache) if plan.missing else None
+    return plan_table(plan, speed, slots)
+
+
+def make_executor_slots(config: BuildConfig, where: Where) -> int:
+    """Return how many runs the default local executor computes at once (the estimate for --plan)."""
+    if config.cluster:
+        return 0
+    if config.jobs == 0:
+        return 1
+    return config.jobs or max(1, (os.cpu_count() or 1) // where.threads)

@@ -151,7 +151,7 @@ def quick_article(tmp_path_factory) -> Path:
     from sitegen.pipeline import build
 
     out = tmp_path_factory.mktemp("quick-article") / "public"
-    build(BuildConfig(out=out, cache=QUICK_CACHE, quick=True, jobs=2, progress=False))
+    build(BuildConfig(out=out, cache=QUICK_CACHE, quick=True, progress=False))
     return out
 
 

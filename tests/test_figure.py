@@ -1,4 +1,4 @@
-"""The figure contract: spec resolution, sprite packing round trips, cache keys and the memo cache."""
+"""The figure contract: spec resolution, sprite packing round trips and cache keys."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generate.figure import FigureConfig, FigureSpec, cache_key, pack_sprites, run_standalone, to_uint8
+from generate.figure import FigureConfig, FigureSpec, cache_key, pack_sprites, run_standalone
+from generate.figure import tile_uint8 as to_uint8
 
 
 def _spec(**kw) -> FigureSpec:
@@ -141,28 +142,6 @@ def test_cache_key_follows_the_engine_version_by_default(monkeypatch, tmp_path):
     before = cache_key(spec, "x", tmp_path)
     monkeypatch.setattr(generate, "ENGINE_VERSION", generate.ENGINE_VERSION + ".1")
     assert cache_key(spec, "x", tmp_path) != before
-
-
-def test_memo_computes_once_and_recovers_from_corruption(tmp_path):
-    config = FigureConfig(cache_dir=tmp_path)
-    calls = []
-
-    def fn():
-        calls.append(1)
-        return {"a": np.arange(5), "b": np.eye(2)}
-
-    first = config.memo({"x": 1}, fn)
-    again = config.memo({"x": 1}, fn)
-    assert len(calls) == 1 and np.array_equal(again["a"], np.arange(5)) and np.array_equal(again["b"], np.eye(2))
-    config.memo({"x": 2}, fn)
-    assert len(calls) == 2
-    single = config.memo({"y": 1}, lambda: np.ones(3))
-    assert isinstance(config.memo({"y": 1}, lambda: None), np.ndarray) and single.sum() == 3
-    (path,) = [p for p in (tmp_path / "memo").glob("*.npz") if np.load(p).files == ["a", "b"] and
-               np.load(p)["a"].tolist() == first["a"].tolist()][:1]
-    path.write_bytes(path.read_bytes()[:40])
-    config.memo({"x": 1}, fn)
-    assert len(calls) == 3 and not list((tmp_path / "memo").glob(".*"))
 
 
 def test_progress_goes_to_the_callback():

@@ -53,25 +53,27 @@ def test_photo_labels_read_as_names():
     assert run_together == [], run_together
 
 
-def test_seed_spread_measures_ranges_and_agreement_between_seeds(monkeypatch):
-    """With fake runs: seeds with the same images agree fully and give the hand-computed metric ranges; a
+def test_seed_spread_measures_ranges_and_agreement_between_seeds():
+    """With fake run results: seeds with the same images agree fully and give the hand-computed metric ranges; a
     seed whose images are the negatives of seed 0's has pixel correlation -1 with them."""
-    from generate.figure import FigureConfig, FigureSpec
+    from generate.figure import FigureSpec
     from generate.figures import _runs
 
     images = np.random.default_rng(0).integers(0, 256, (2, 2, 32, 32, 3), dtype=np.uint8)  # photo, layer
     metrics = {0: (0.5, 1.0), 1: (0.7, 1.5), 2: (0.6, 1.2)}                              # seed → cos, gain
     negate = {"seed": None}
 
-    def fake_batch_run(config, model, chunk, layers, *, steps, tally=None, seed, **settings):
-        imgs = 255 - images if seed == negate["seed"] else images
-        cos, gain = metrics[seed]
-        return [{"images": imgs[p], "cosine": np.full(2, cos), "gain": np.full(2, gain)} for p in range(len(chunk))]
+    class FakeConfig:
+        def result(self, run):
+            seed = run.options["seed"]
+            assert run.photos == ("images/animals/cat.jpg", "images/animals/panda.jpg")
+            cos, gain = metrics[seed]
+            return {"images": 255 - images if seed == negate["seed"] else images,
+                    "cosine": np.full((2, 2), cos), "gain": np.full((2, 2), gain)}
 
-    monkeypatch.setattr(_runs, "batch_run", fake_batch_run)
-    core = {"photos": ["a.jpg", "b.jpg", "c.jpg"], "batch": 2, "layers": ["block2", "block7"], "steps": 1,
-            "size": 32, "lr": 0.05}
-    spec, config = FigureSpec(id="t", title="t", view="grid", params={"core": core}), FigureConfig(seed=0)
+    core = {"photos": ["images/animals/cat.jpg", "images/animals/panda.jpg", "images/animals/koala.jpg"],
+            "batch": 2, "layers": ["block2", "block7"], "steps": 1, "size": 32, "lr": 0.05}
+    spec, config = FigureSpec(id="t", title="t", view="grid", params={"core": core}), FakeConfig()
     out = _runs.seed_spread(config, spec, 2)
     assert out["seeds"] == 3 and out["photos"] == 2
     for layer in core["layers"]:

@@ -15,9 +15,10 @@ import numpy as np
 from generate.classes import imagenet_classes
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._attribution import class_target, heat_overlay, probabilities, top_iou
+from generate.figures._attribution import heat_overlay, probabilities, top_iou
 from generate.figures._runs import layer_label
 from generate.images import load_photo
+from generate.runs import Run, caricature
 
 SPEC = FigureSpec(
     id="attribution_classes", title="Attribution caricatures toward a photo's classes", view="classes",
@@ -44,14 +45,40 @@ def targets(probs: np.ndarray, n: int, names: list[str]) -> list[dict]:
     return items
 
 
-def seed_spread(config, model, plan, spec, seeds, tally) -> dict[str, list[float]]:
+def _plan(spec: FigureSpec) -> list[tuple[str, list[dict]]]:
+    """Return [(photo, the class items to caricature it toward)], from the model's probabilities at 224 px."""
+    model, names = common.model_for(spec.models[0]), imagenet_classes()
+    plan = []
+    for path in spec.inputs:
+        photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
+        logits_probs = probabilities(model, photo)[0]
+        plan.append((path, targets(logits_probs, spec.params["classes"].get(common.photo_key(path), 1), names)))
+    return plan
+
+
+def _run(spec: FigureSpec, path: str, key: str, seed: int | None = None) -> Run:
+    """Return the attribution caricature run of one photo toward class key "A" or "A-B" at all layers."""
+    return caricature(common.ref(spec.models[0]), [path], spec.layers, steps=spec.steps, size=spec.params["size"],
+                      attribution=f"logit:{key}", seed=spec.seed if seed is None else seed)
+
+
+def _seeds(spec: FigureSpec) -> list[int]:
+    return [spec.seed + k for k in range(1, spec.params["extra_seeds"] + 1)]
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return one run per (photo, target), and the top-class runs again with the extra seeds."""
+    plan = _plan(spec)
+    return ([_run(spec, path, item["key"]) for path, items in plan for item in items] +
+            [_run(spec, path, items[0]["key"], seed) for seed in _seeds(spec) for path, items in plan])
+
+
+def seed_spread(config, model, plan, spec, seeds) -> dict[str, list[float]]:
     """Per layer, the mean p(top class | caricature) over photos for each seed (the figure's seed first)."""
     by_seed = {layer: [float(np.mean([items[0]["cells"][layer]["metrics"]["p_car"] for _, items in plan]))]
                for layer in spec.layers}
     for seed in seeds:
-        runs = [common.caricature_run(config, model, path, spec.layers, steps=spec.steps, tally=tally,
-                                      size=spec.params["size"], seed=seed, attribution=class_target(items[0]["key"]))
-                for path, items in plan]
+        runs = [common.one(config, _run(spec, path, items[0]["key"], seed)) for path, items in plan]
         probs = [probabilities(model, run["images"])[:, int(items[0]["key"])] for run, (_, items) in zip(runs, plan)]
         for i, layer in enumerate(spec.layers):
             by_seed[layer].append(float(np.mean([p[i] for p in probs])))
@@ -60,14 +87,8 @@ def seed_spread(config, model, plan, spec, seeds, tally) -> dict[str, list[float
 
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Run one caricature per (photo, target) at all layers jointly; pack caricatures, overlays and metrics."""
-    model, names, size = common.model_for(spec.models[0]), imagenet_classes(), spec.params["size"]
-    plan = []
-    for path in spec.inputs:
-        photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
-        logits_probs = probabilities(model, photo)[0]
-        plan.append((path, targets(logits_probs, spec.params["classes"].get(common.photo_key(path), 1), names)))
-    seeds = [config.seed + k for k in range(1, spec.params["extra_seeds"] + 1)]
-    tally = common.Tally(config, (sum(len(items) for _, items in plan) + len(plan) * len(seeds)) * spec.steps)
+    model, size = common.model_for(spec.models[0]), spec.params["size"]
+    plan, seeds = _plan(spec), _seeds(spec)
     tiles = {"photo": {}, "caricatures": {}, "attribution": {}}
     panels, p_car, ious = {}, {layer: [] for layer in spec.layers}, {layer: [] for layer in spec.layers}
     diff = {layer: [] for layer in spec.layers}   # (p(a), p(b)) of the caricatures toward logit a − logit b
@@ -75,8 +96,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         pk = common.photo_key(path)
         maps = {}
         for item in items:
-            run = common.caricature_run(config, model, path, spec.layers, steps=spec.steps, tally=tally,
-                                        size=size, attribution=class_target(item["key"]))
+            run = common.one(config, _run(spec, path, item["key"]))
             tiles["photo"][f"photo/{pk}"] = run["original"]
             probs = probabilities(model, run["images"])
             a, _, b = item["key"].partition("-")
@@ -102,7 +122,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 first, second = (x["prob"] for x in items[:2])
                 item["value"] = f"{first:.0%} vs {second:.0%}"
         panels[pk] = {"items": items, "initial": items[0]["key"]}
-    by_seed = seed_spread(config, model, plan, spec, seeds, tally)
+    by_seed = seed_spread(config, model, plan, spec, seeds)
     layers = [{"key": n, "label": layer_label(model, n, size), "short": n} for n in spec.layers]
     photos = [{"key": common.photo_key(p), "label": common.photo_label(p),
                "photo": f"photo/{common.photo_key(p)}"} for p, _ in plan]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generate.attribution import layer_energy
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, layer_label
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label
+from generate.runs import Run, caricature
 
 SPEC = FigureSpec(
     id="attribution_hidden", title="Caricatures that emphasize what a later layer uses", view="compare",
@@ -36,13 +36,35 @@ def energy(model, images: np.ndarray, layer: str) -> np.ndarray:
         return model.activations(x, [layer])[layer].float().pow(2).flatten(1).sum(1).numpy()
 
 
-def plain(config: FigureConfig, spec: FigureSpec, model, path: str, tally) -> dict[str, np.ndarray]:
+def _extra(spec: FigureSpec) -> tuple[str, ...]:
+    """Return the figure's layers the core runs lack."""
+    return tuple(n for n in spec.layers if n not in spec.params["core"]["layers"])
+
+
+def _run(spec: FigureSpec, path: str, layers, target: str | None = None) -> Run:
+    """Return the caricature run of one photo at `layers`, plain or toward an attribution target."""
+    core = spec.params["core"]
+    return caricature(common.ref(spec.models[0]), [path], layers, steps=spec.steps, size=core["size"],
+                      lr=core["lr"], attribution=target, seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return per photo its core run, a plain run at the layers the core lacks, and one run per later layer."""
+    out = []
+    for path in spec.inputs:
+        out.append(core_run(spec, path)[0])
+        if _extra(spec):
+            out.append(_run(spec, path, _extra(spec)))
+        out += [_run(spec, path, spec.layers, f"energy:{n}") for n in spec.params["later"]]
+    return out
+
+
+def plain(config: FigureConfig, spec: FigureSpec, path: str) -> dict[str, np.ndarray]:
     """Return plain caricatures at spec.layers: the teaser's core run where it has the layer, else our own."""
     core = spec.params["core"]
-    run = core_run(config, spec, path, tally)
-    extra = tuple(n for n in spec.layers if n not in core["layers"])
-    own = common.caricature_run(config, model, path, extra, steps=spec.steps, tally=tally, size=core["size"],
-                                lr=core["lr"]) if extra else {}
+    run = core_result(config, spec, path)
+    extra = _extra(spec)
+    own = common.one(config, _run(spec, path, extra)) if extra else {}
     pick = {n: (own, extra.index(n)) if n in extra else (run, core["layers"].index(n)) for n in spec.layers}
     return {"original": run["original"],
             **{k: np.stack([src[k][i] for src, i in pick.values()]) for k in ("images", "cosine", "gain")}}
@@ -51,10 +73,8 @@ def plain(config: FigureConfig, spec: FigureSpec, model, path: str, tally) -> di
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Plain and toward-later-layer caricatures of each photo at the early layers, with their metrics."""
     model, size, later = common.model_for(spec.models[0]), spec.params["core"]["size"], spec.params["later"]
-    options = [("plain", "plain", None)] + [(f"to-{n}", f"toward Σ {model.layer(n).title.split(' · ')[0]}²",
-                                             layer_energy(n)) for n in later]
-    extra = any(n not in spec.params["core"]["layers"] for n in spec.layers)
-    tally = common.Tally(config, len(spec.inputs) * (len(options) + extra) * spec.steps)
+    options = [("plain", "plain", None)] + [(f"to-{n}", f"toward Σ {model.layer(n).title.split(' · ')[0]}²", n)
+                                            for n in later]
     tiles, cells = {"photos": {}, "caricatures": {}}, {}
     ratios = {(o, n, layer): [] for o, _, _ in options for n in later for layer in spec.layers}
     gains = {(o, layer): [] for o, _, _ in options for layer in spec.layers}
@@ -64,10 +84,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         cells[pk] = {layer: {} for layer in spec.layers}
         for key, label, target in options:
             if target is None:
-                run = plain(config, spec, model, path, tally)
+                run = plain(config, spec, path)
             else:
-                run = common.caricature_run(config, model, path, spec.layers, steps=spec.steps, tally=tally,
-                                            size=size, lr=spec.params["core"]["lr"], attribution=target)
+                run = common.one(config, _run(spec, path, spec.layers, f"energy:{target}"))
             tiles["photos"][f"photo/{pk}"] = run["original"]
             base = {n: energy(model, run["original"][None], n)[0] for n in later}
             for n in later:
@@ -78,8 +97,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 tiles["caricatures"][tile] = run["images"][i]
                 metrics = {"cosine": float(run["cosine"][i]), "gain": float(run["gain"][i])}
                 if target is not None:
-                    metrics["later"] = float(energy(model, run["images"][i:i + 1], target.layer)[0]
-                                             / base[target.layer])
+                    metrics["later"] = float(energy(model, run["images"][i:i + 1], target)[0] / base[target])
                 gains[(key, layer)].append(metrics["gain"])
                 cosines[(key, layer)].append(metrics["cosine"])
                 cells[pk][layer][key] = {"tile": tile, "metrics": metrics, "label": layer_label(model, layer, size)}

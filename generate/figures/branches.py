@@ -12,20 +12,21 @@ import numpy as np
 import torch
 
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import COMPARE, Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._common import COMPARE, model_for, models_note, one, photo_key, photo_label, ref
 from generate.figures._runs import (
     CORE,
     CORE_QUICK,
     DEPTHS,
     DEPTHS_QUICK,
     LITE0,
-    batch_run,
+    core_result,
     core_run,
     depth_layers,
     pretty,
 )
 from generate.images import load_photo
 from generate.metrics import compare
+from generate.runs import Run, caricature
 
 LABELS = {"input": "block input (skip)", "branch": "residual branch", "output": "block output"}
 SPEC = FigureSpec(
@@ -51,20 +52,36 @@ def branch_share(model, path: str, block: str, size: int) -> dict[str, float]:
     return {"norm_ratio": float(b.norm() / o.norm()), "cosine": compare(b, o)["cosine"]}
 
 
+def _names(spec: FigureSpec) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Return the blocks by depth and, for "input" and "branch", the layers caricatured at them."""
+    model = model_for(LITE0)
+    blocks = depth_layers(model, spec.params["depths"])
+    return blocks, {"input": [block_input(model, b) for b in blocks.values()],
+                    "branch": [f"{b}.branch" for b in blocks.values()]}
+
+
+def _run(spec: FigureSpec, layers: list[str]) -> Run:
+    """Return the run of all the figure's photos in one batch at `layers`."""
+    core = spec.params["core"]
+    return caricature(ref(LITE0), spec.inputs, layers, steps=spec.steps, size=core["size"], lr=core["lr"],
+                      seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the input and branch batches and the core runs (the block outputs)."""
+    _, names = _names(spec)
+    return [_run(spec, layers) for layers in names.values()] + [core_run(spec, p)[0] for p in spec.inputs]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return photo × block cells with input, branch and output caricatures."""
-    model, p, core = model_for(LITE0), spec.params, spec.params["core"]
-    blocks = depth_layers(model, p["depths"])
-    names = {"input": [block_input(model, b) for b in blocks.values()],
-             "branch": [f"{b}.branch" for b in blocks.values()]}
-    tally = Tally(config, spec.steps * len(spec.inputs) * 3)
+    model, core = model_for(LITE0), spec.params["core"]
+    blocks, names = _names(spec)
     photos, cars, cells, share = {}, {}, {}, {d: [] for d in blocks}
     for path in spec.inputs:
         key = photo_key(path)
-        runs = {k: (range(len(blocks)), batch_run(config, model, tuple(spec.inputs), names[k], steps=spec.steps,
-                                                  tally=tally, size=core["size"], lr=core["lr"])[
-                        spec.inputs.index(path)]) for k in names}
-        runs["output"] = ([core["layers"].index(b) for b in blocks.values()], core_run(config, spec, path, tally))
+        runs = {k: (range(len(blocks)), one(config, _run(spec, names[k]), spec.inputs.index(path))) for k in names}
+        runs["output"] = ([core["layers"].index(b) for b in blocks.values()], core_result(config, spec, path))
         photos[f"photo/{key}"] = runs["output"][1]["original"]
         for k, (idx, run) in runs.items():
             for j, (i, d) in enumerate(zip(idx, blocks)):
@@ -91,7 +108,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             "initial": {"photo": photo_key(spec.inputs[0]), "layer": list(blocks)[-1], "option": "branch"}}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**core, "blocks": blocks,
-                                                                          "seed": config.seed}})
+                                                                          "seed": spec.seed}})
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import COMPARE, Tally, model_for, models_note
+from generate.figures._common import COMPARE, model_for, models_note, one
 from generate.figures._measures import image_metrics, relative_curve
 from generate.figures._runs import CORE, LITE0, STUDY, STUDY_QUICK, short_label, study_run
+from generate.runs import Run
 
 SPEC = FigureSpec(
     id="convergence", title="How fast caricatures converge", view="chart", layout="l-body",
@@ -24,14 +25,18 @@ SPEC = FigureSpec(
            "params": {"study": STUDY_QUICK, "every": 2, "marks": {"short": 4, "core": 8}}})
 
 
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the convergence-study run of each photo."""
+    return [study_run(spec, photo) for photo in spec.inputs]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return three chart panels (objective, gain, cosine vs steps) with one mean series per layer."""
     model, study, every = model_for(LITE0), spec.params["study"], spec.params["every"]
     layers = study["layers"]
-    tally = Tally(config, study["steps"] * len(spec.inputs))
     objective, gain, cosine = [], [], []   # per photo: (points, L), (snapshots, L), (snapshots, L)
     for photo in spec.inputs:
-        run = study_run(config, spec, photo, tally)
+        run = one(config, study_run(spec, photo))
         objective.append(np.array([[v for _, v in relative_curve(run["history"][:, i], every)]
                                    for i in range(len(layers))]).T)
         shots = run["snapshots"]                       # (K, L, S, S, 3)
@@ -65,7 +70,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         metrics[f"gain_share_{name}"] = float(g[at[s]].mean() / g[-1].mean())
         metrics[f"cosine_share_{name}"] = float(c[at[s]].mean() / c[-1].mean())
     return FigureResult(data=data, metrics=metrics,
-                        notes={"models": models_note(model), "settings": {**study, "seed": config.seed}})
+                        notes={"models": models_note(model), "settings": {**study, "seed": spec.seed}})
 
 
 if __name__ == "__main__":

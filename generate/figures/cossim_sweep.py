@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import TEASER, Tally, model_for, models_note, photo_key, photo_label
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, layer_label, shared_run
+from generate.figures._common import TEASER, model_for, models_note, one, photo_key, photo_label, ref
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, layer_label
+from generate.runs import Run, caricature
 
 POWS = (0.0, 0.5, 1.0, 2.0)
 SPEC = FigureSpec(
@@ -23,16 +24,25 @@ SPEC = FigureSpec(
            "params": {"size": CORE_QUICK["size"]}})
 
 
+def _run(spec: FigureSpec, path: str, pow_: float) -> Run:
+    p = spec.params
+    return caricature(ref(LITE0), [path], spec.layers, steps=spec.steps, size=p["size"], lr=p["lr"],
+                      cossim_pow=pow_, seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return one run per photo and power."""
+    return [_run(spec, path, q) for path in spec.inputs for q in spec.params["pows"]]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return one compare cell per photo × layer with one option per cossim_pow."""
     model, p = model_for(LITE0), spec.params
-    tally = Tally(config, spec.steps * len(spec.inputs) * len(p["pows"]))
     photos, cars, cells, table = {}, {}, {}, {}
     for path in spec.inputs:
         key = photo_key(path)
         for pow_ in p["pows"]:
-            run = shared_run(config, model, path, spec.layers, steps=spec.steps, tally=tally, size=p["size"],
-                             lr=p["lr"], cossim_pow=pow_)
+            run = one(config, _run(spec, path, pow_))
             photos[f"photo/{key}"] = run["original"]
             for i, layer in enumerate(spec.layers):
                 tile = f"{key}/{layer}/p{pow_:g}"
@@ -55,7 +65,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         metrics[name] = {k: float(np.mean([m[name] for m in v])) for k, v in table.items()}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**p, "steps": spec.steps,
-                                                                          "seed": config.seed}})
+                                                                          "seed": spec.seed}})
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalo
 from generate.figures import _common as common
 from generate.figures._attribution import high_frequency
 from generate.figures._measures import image_metrics, pixel_correlation, to_tensor
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_run, layer_label
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label
+from generate.files import ROOT, to_uint8
+from generate.images import load_photo
+from generate.runs import Run, caricature, channel
 
 SETUPS = {  # key: (label, model variant, settings for both optimizations)
     "healthy": ("healthy", None, {}),
@@ -42,10 +45,43 @@ SPEC = FigureSpec(
 
 def variant(kind: str | None):
     """Return the model of a setup: Lite0, Lite0 fed 0–255 pixel values, or Lite0 with random weights."""
-    model = common.model_for(LITE0)
     if kind == "x255":
-        return common.with_preprocess(model, "x255", lambda x: x * 255.0)
-    return common.model_for(LITE0, weights="random", seed=0) if kind == "random" else model
+        return common.ref(LITE0, preprocess="x255")
+    return common.ref(LITE0, weights="random", seed=0) if kind == "random" else common.ref(LITE0)
+
+
+def photo_channels(spec: FigureSpec, path: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Return the photo as the caricature runs see it (uint8 at the core size) and its most active channel at
+    each layer of the healthy model."""
+    photo = to_uint8(load_photo(ROOT / path, spec.params["core"]["size"]).permute(1, 2, 0).numpy())
+    with torch.no_grad():
+        acts = common.model_for(LITE0).activations(to_tensor(photo[None]), list(spec.layers))
+    return photo, {n: int(acts[n][0].float().mean((1, 2)).argmax()) for n in spec.layers}
+
+
+def setup_runs(spec: FigureSpec, path: str, channels: dict[str, int]) -> dict[str, tuple[dict[str, Run], Run | None]]:
+    """Return per setup its visualization run per layer and its caricature run (None: the core run's)."""
+    core, out = spec.params["core"], {}
+    for key, (_, kind, settings) in SETUPS.items():
+        model = variant(kind)
+        vis = {layer: channel(model, layer, channels[layer], steps=spec.steps, size=spec.params["vis_size"],
+                              seed=spec.seed, **settings) for layer in spec.layers}
+        healthy_core = key == "healthy" and set(spec.layers) <= set(core["layers"])   # the introduction's run
+        car = None if healthy_core else caricature(model, [path], spec.layers, steps=core["steps"],
+                                                   size=core["size"], seed=spec.seed,
+                                                   **{"lr": core["lr"], **settings})
+        out[key] = (vis, car)
+    return out
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return per photo its core run and every setup's visualization and caricature runs."""
+    out = []
+    for path in spec.inputs:
+        out.append(core_run(spec, path)[0])
+        for vis, car in setup_runs(spec, path, photo_channels(spec, path)[1]).values():
+            out += [*vis.values(), *([car] if car else [])]
+    return out
 
 
 def channel_act(model, images: np.ndarray, layer: str, channel: int) -> np.ndarray:
@@ -54,32 +90,28 @@ def channel_act(model, images: np.ndarray, layer: str, channel: int) -> np.ndarr
         return model.activations(to_tensor(images), [layer])[layer][:, channel].float().mean((1, 2)).numpy()
 
 
-def photo_cells(config: FigureConfig, spec: FigureSpec, path: str, tally) -> tuple[dict, dict, dict, np.ndarray]:
+def photo_cells(config: FigureConfig, spec: FigureSpec, path: str) -> tuple[dict, dict, dict, np.ndarray]:
     """Run every setup's visualizations and caricatures for one photo; grade them all in the healthy model.
     Return (cells[setup][column], tiles, channels[layer], photo)."""
     healthy, core, pk = common.model_for(LITE0), spec.params["core"], common.photo_key(path)
-    base = core_run(config, spec, path, tally)
-    photo = base["original"]
-    with torch.no_grad():
-        acts = healthy.activations(to_tensor(photo[None]), list(spec.layers))
-    channels = {n: int(acts[n][0].float().mean((1, 2)).argmax()) for n in spec.layers}
+    base = core_result(config, spec, path)
+    photo, channels = photo_channels(spec, path)
+    if not np.array_equal(photo, base["original"]):
+        raise ValueError(f"{path}: the core run's photo differs from the one the channels were chosen on")
     tiles, cells, reference = {f"photo/{pk}": photo}, {}, {}
-    for key, (label, kind, settings) in SETUPS.items():
-        model = variant(kind)
+    for key, (vis_runs, car_run) in setup_runs(spec, path, channels).items():
         cells[key] = {}
         for layer in spec.layers:
-            vis = common.channel_vis(config, model, layer, channels[layer], steps=spec.steps, tally=tally,
-                                     size=spec.params["vis_size"], **settings)["images"][0]
+            vis = config.result(vis_runs[layer])["images"][0]
             act = float(channel_act(healthy, vis[None], layer, channels[layer])[0])
             reference.setdefault(layer, act)   # the healthy row comes first
             tiles[f"{pk}/{key}/vis/{layer}"] = vis
             cells[key][f"vis/{layer}"] = {"tile": f"{pk}/{key}/vis/{layer}", "metrics": {
                 "act": act / reference[layer], "hf": high_frequency(vis)}}
-        if key == "healthy" and set(spec.layers) <= set(core["layers"]):   # the introduction's run
+        if car_run is None:   # the introduction's run
             images = base["images"][[core["layers"].index(n) for n in spec.layers]]
         else:
-            images = common.caricature_run(config, model, path, spec.layers, steps=core["steps"], tally=tally,
-                                           size=core["size"], **{"lr": core["lr"], **settings})["images"]
+            images = common.one(config, car_run)["images"]
         graded = image_metrics(healthy, photo, images, list(spec.layers))
         for layer, image, g in zip(spec.layers, images, graded):
             tiles[f"{pk}/{key}/car/{layer}"] = image
@@ -98,12 +130,10 @@ def photo_cells(config: FigureConfig, spec: FigureSpec, path: str, tally) -> tup
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Every photo through every setup; metrics of the first photo by name, and their range over photos."""
     healthy, core = common.model_for(LITE0), spec.params["core"]
-    per_photo = len(SETUPS) * (len(spec.layers) * spec.steps + core["steps"])
-    tally = common.Tally(config, len(spec.inputs) * per_photo)
     tiles, cells, channels, photo_hf = {}, {}, {}, []
     for path in spec.inputs:
         pk = common.photo_key(path)
-        cells[pk], own, channels[pk], photo = photo_cells(config, spec, path, tally)
+        cells[pk], own, channels[pk], photo = photo_cells(config, spec, path)
         tiles.update(own)
         photo_hf.append(high_frequency(photo))
     titles = {n: healthy.layer(n).title.split(" · ")[0] for n in spec.layers}
@@ -134,7 +164,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 values = [cells[pk][key][col]["metrics"][name] for pk in cells]
                 metrics[k], metrics[k + "_min"], metrics[k + "_max"] = value, min(values), max(values)
     return FigureResult(tiles={"cells": tiles}, data=data, metrics=metrics,
-                        notes={"models": common.models_note(healthy, variant("random")), "channels": channels,
+                        notes={"models": common.models_note(healthy, variant("random").load()), "channels": channels,
                                "setups": {k: {"label": v[0], "model": v[1], **v[2]} for k, v in SETUPS.items()}})
 
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import TEASER, Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._common import TEASER, model_for, models_note, photo_key, photo_label
 from generate.figures._measures import summary
 from generate.figures._runs import (
     CORE,
     CORE_QUICK,
     LITE0,
+    core_result,
     core_run,
-    core_steps,
     layer_label,
+    seed_runs,
     seed_spread,
     short_label,
 )
+from generate.runs import Run
 
 SPEC = FigureSpec(
     id="in_context", title="Caricatures of twelve photos at six layers of EfficientNet-Lite0", view="grid",
@@ -38,13 +40,17 @@ SPEC = FigureSpec(
            "params": {"core": CORE_QUICK, "seed_check": 1}})
 
 
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the core runs of the photos, and the first batch's with the extra seeds."""
+    return [core_run(spec, path)[0] for path in spec.inputs] + seed_runs(spec, spec.params["seed_check"])
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return the photos × layers grid of core caricatures with cosine and gain per cell."""
     model, core = model_for(LITE0), spec.params["core"]
-    tally = Tally(config, core_steps(spec, len(spec.inputs) + spec.params["seed_check"]))
     photos, cars, rows, cells = {}, {}, [], {}
     for path in spec.inputs:
-        key, run = photo_key(path), core_run(config, spec, path, tally)
+        key, run = photo_key(path), core_result(config, spec, path)
         photos[f"photo/{key}"] = run["original"]
         rows.append({"key": key, "label": photo_label(path), "photo": f"photo/{key}"})
         for i, layer in enumerate(core["layers"]):
@@ -66,10 +72,10 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         metrics[f"{name}_by_layer"] = {n: summary(values[:, i])["median"] for i, n in enumerate(core["layers"])}
     metrics["gain_share_above_1"] = summary(np.array(
         [c[n]["metrics"]["gain"] for c in cells.values() for n in core["layers"]]))["share_above_1"]
-    metrics["seed_spread"] = seed_spread(config, spec, spec.params["seed_check"], tally)
+    metrics["seed_spread"] = seed_spread(config, spec, spec.params["seed_check"])
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**core, "cossim_pow": 0,
-                                                                          "seed": config.seed}})
+                                                                          "seed": spec.seed}})
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from generate.attribution import Target, layer_energy, logit
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
 from generate.figures._attribution import probabilities, spearman, top_iou
 from generate.figures._runs import CORE, layer_label
 from generate.images import load_photo
+from generate.runs import Run, attribution, caricature
 
 SPANS = {  # key: (start, walk from the top down); "class" starts at the photo's top logit
     "class-b10-b4": ("class", ["block10", "block4"]),
@@ -43,25 +43,33 @@ SPEC = FigureSpec(
 )
 
 
-def start_target(model, path: str, start: str) -> tuple[Target, int | None]:
-    """Return the span's starting Target and class: the photo's top logit (at the model's input size) or Σ A²."""
+def start_target(model, path: str, start: str) -> tuple[str, int | None]:
+    """Return the span's starting target ("logit:C" or "energy:LAYER") and class: the photo's top logit (at the
+    model's input size) or Σ A² of the start layer."""
     if start != "class":
-        return layer_energy(start), None
+        return f"energy:{start}", None
     if path not in _TOP:
         photo = load_photo(ROOT / path, model.input_size).permute(1, 2, 0).numpy()[None]
         _TOP[path] = int(np.argmax(probabilities(model, photo)[0]))
-    return logit(_TOP[path]), _TOP[path]
+    return f"logit:{_TOP[path]}", _TOP[path]
 
 
 _TOP: dict[str, int] = {}
 
 
-def agreement(config, model, path, span, size, frac) -> tuple[float, float]:
-    """Return (top-frac IoU, Spearman ρ) of the single-step and iterated maps at the span's end layer."""
+def map_runs(spec: FigureSpec, path: str, span: str) -> tuple[Run, Run]:
+    """Return the runs of the single-step and the iterated attribution map at the span's end layer."""
+    model, size = common.ref(spec.models[0]), spec.params["map_size"]
     start, walk = SPANS[span]
-    target, _ = start_target(model, path, start)
-    single = common.attribution_maps(config, model, path, walk[-1:], target, size=size)[walk[-1]]
-    walked = common.attribution_maps(config, model, path, walk, target, iterate=True, size=size)[walk[-1]]
+    target, _ = start_target(model.load(), path, start)
+    return (attribution(model, path, walk[-1:], target, size=size),
+            attribution(model, path, walk, target, iterate=True, size=size))
+
+
+def agreement(config, spec, path, span, frac) -> tuple[float, float]:
+    """Return (top-frac IoU, Spearman ρ) of the single-step and iterated maps at the span's end layer."""
+    end = SPANS[span][1][-1]
+    single, walked = (config.result(r)[end] for r in map_runs(spec, path, span))
     return top_iou(single, walked, frac), spearman(single, walked)
 
 
@@ -70,13 +78,40 @@ def ordered(model, layers) -> tuple[str, ...]:
     return tuple(sorted(layers, key=list(model.layers).index))
 
 
+def caricature_runs(spec: FigureSpec, path: str, span: str) -> dict[str, tuple[tuple[str, ...], Run]]:
+    """Return {"single" | "iterated": (its layers, the caricature run)} of one photo and span.
+
+    Single-step runs leave out the target's own layer (nothing to walk there), so the Σ A² span shares
+    attribution_hidden's runs and the class span attribution_classes' runs."""
+    model, settings = common.model_for(spec.models[0]), spec.params["runs"][span]
+    start, walk = SPANS[span]
+    target, _ = start_target(model, path, start)
+    own = start if start != "class" else None
+    lay = {"single": ordered(model, [n for n in walk if n != own]), "iterated": ordered(model, walk)}
+    opts = {k: v for k, v in settings.items() if k != "steps"}
+    return {mode: (lay[mode], caricature(common.ref(spec.models[0]), [path], lay[mode], steps=settings["steps"],
+                                         attribution=target, seed=spec.seed, **opts,
+                                         **({"iterate": True} if mode == "iterated" else {})))
+            for mode in ("single", "iterated")}
+
+
+def _sample(spec: FigureSpec) -> tuple[str, ...]:
+    return common.all_photos()[::spec.params["sample_step"]]
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the caricature runs of the shown spans and the attribution-map runs of every span."""
+    cars = [r for path in spec.inputs for span in spec.params["runs"]
+            for _, r in caricature_runs(spec, path, span).values()]
+    return cars + [r for path in _sample(spec) for span in SPANS for r in map_runs(spec, path, span)]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Caricatures for the caricature spans; overlap statistics for every span over the photo sample."""
     model, size, frac = common.model_for(spec.models[0]), spec.params["map_size"], spec.params["iou_top"]
     settings = spec.params["runs"]
     shown = list(settings)
-    sample = common.all_photos()[::spec.params["sample_step"]]
-    tally = common.Tally(config, len(spec.inputs) * 2 * sum(s["steps"] for s in settings.values()))
+    sample = _sample(spec)
     tiles, cells, layers = {"photos": {}, "caricatures": {}}, {}, []
     for span in shown:
         start, walk = SPANS[span]
@@ -89,15 +124,10 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         cells[pk] = {}
         for span in shown:
             start, walk = SPANS[span]
-            target, cls = start_target(model, path, start)
-            # Single-step runs leave out the target's own layer (nothing to walk there), so the Σ A² span shares
-            # attribution_hidden's runs and the class span attribution_classes' runs.
-            lay = {"single": ordered(model, [n for n in walk if n != target.layer]), "iterated": ordered(model, walk)}
-            opts = {k: v for k, v in settings[span].items() if k != "steps"}
-            runs = {mode: common.caricature_run(config, model, path, lay[mode], steps=settings[span]["steps"],
-                                                tally=tally, attribution=target, **opts,
-                                                **({"iterate": True} if mode == "iterated" else {}))
-                    for mode in ("single", "iterated")}
+            _, cls = start_target(model, path, start)
+            planned = caricature_runs(spec, path, span)
+            lay = {mode: layers for mode, (layers, _) in planned.items()}
+            runs = {mode: common.one(config, run) for mode, (_, run) in planned.items()}
             for layer in walk[1:]:
                 maps = {m: runs[m][f"attribution_map_{lay[m].index(layer)}"] for m in runs}
                 iou, rho = top_iou(maps["single"], maps["iterated"], frac), spearman(maps["single"], maps["iterated"])
@@ -117,7 +147,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                "iou_chance": frac / (2 - frac),   # two independent random top-frac sets: f² / (2f − f²)
                **{f"{k}_{span.split('-')[0]}": v for span, s in settings.items() for k, v in s.items()}}
     for span in SPANS:
-        pairs = np.array([agreement(config, model, p, span, size, frac) for p in sample])
+        pairs = np.array([agreement(config, spec, p, span, frac) for p in sample])
         key = span.replace("-", "_")
         metrics[f"iou_{key}"], metrics[f"rho_{key}"] = float(pairs[:, 0].mean()), float(np.nanmean(pairs[:, 1]))
         metrics[f"iou_q10_{key}"] = float(np.quantile(pairs[:, 0], 0.1))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import Tally, model_for, models_note, photo_key, photo_label
+from generate.figures._common import model_for, models_note, one, photo_key, photo_label, ref
 from generate.figures._measures import image_metrics, relative_gains
 from generate.figures._runs import (
     CORE,
@@ -23,6 +23,7 @@ from generate.figures._runs import (
     LITE0,
     MODEL_SET,
     MODEL_SET_QUICK,
+    core_result,
     core_run,
     depth_layers,
     layer_label,
@@ -30,6 +31,7 @@ from generate.figures._runs import (
     set_run,
 )
 from generate.images import load_photo
+from generate.runs import Run
 
 OPTIONS = (("lite0", LITE0, "imagenet"), ("lite1", "efficientnet_lite1", "imagenet"),
            ("lite2", "efficientnet_lite2", "imagenet"), ("mnv2", "mobilenet_v2", "imagenet"),
@@ -46,16 +48,36 @@ SPEC = FigureSpec(
            "params": {"core": CORE_QUICK, "set": MODEL_SET_QUICK, "depths": DEPTHS_QUICK}})
 
 
-def _runs(spec, config, models, layers, path, tally) -> dict[str, tuple[list[int], dict]]:
-    """Return {option: (indices of the depths in the run, run)}; Lite0's is the core run, asked for last."""
+def _layers(spec: FigureSpec) -> dict[str, dict[str, str]]:
+    """Return {option: {depth: the option's model's layer at that depth}}."""
+    return {k: depth_layers(model_for(name, weights), spec.params["depths"]) for k, name, weights in
+            spec.params["options"]}
+
+
+def _option_runs(spec: FigureSpec, path: str) -> dict[str, tuple[Run, int] | None]:
+    """Return {option: (its run of the photo's chunk, the photo's index)}; Lite0's is the core run (None)."""
+    layers = _layers(spec)
+    return {k: None if k == "lite0" else set_run(spec, ref(name, weights), path, list(layers[k].values()))
+            for k, name, weights in spec.params["options"]}
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the core runs (Lite0) and the other networks' runs of the photos."""
+    out = []
+    for path in spec.inputs:
+        out.append(core_run(spec, path)[0])
+        out += [r for r, _ in filter(None, _option_runs(spec, path).values())]
+    return out
+
+
+def _results(spec, config, layers, path) -> dict[str, tuple[list[int], dict]]:
+    """Return {option: (indices of the depths in the run, the photo's result)}."""
     core, out = spec.params["core"], {}
-    for k in list(models)[::-1]:   # in a parallel build, in_context may be computing the core run meanwhile
-        if k == "lite0":
-            out[k] = ([core["layers"].index(n) for n in layers[k].values()], core_run(config, spec, path, tally))
+    for k, run in _option_runs(spec, path).items():
+        if run is None:
+            out[k] = ([core["layers"].index(n) for n in layers[k].values()], core_result(config, spec, path))
         else:
-            out[k] = (list(range(len(layers[k]))), set_run(
-                config, spec, models[k], path, list(layers[k].values()), steps=spec.steps, tally=tally,
-                size=core["size"], lr=core["lr"]))
+            out[k] = (list(range(len(layers[k]))), one(config, *run))
     return out
 
 
@@ -81,12 +103,11 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     p = spec.params
     models = {k: model_for(name, weights) for k, name, weights in p["options"]}
     keys, depths = list(models), list(p["depths"])
-    layers = {k: depth_layers(m, p["depths"]) for k, m in models.items()}
-    tally = Tally(config, spec.steps * len(spec.inputs) * len(models))
+    layers = _layers(spec)
     photos, cars, cells = {}, {}, {}
     gains = np.zeros((len(keys), len(keys), len(depths), len(spec.inputs)))   # [car model, eval model, d, photo]
     for j, path in enumerate(spec.inputs):
-        key, runs = photo_key(path), _runs(spec, config, models, layers, path, tally)
+        key, runs = photo_key(path), _results(spec, config, layers, path)
         photos[f"photo/{key}"] = runs["lite0"][1]["original"]
         for k, (idx, run) in runs.items():
             for i, d in zip(idx, depths):
@@ -126,7 +147,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                             {"key": "in_lite0", "label": "in Lite0", "format": ".2f", "suffix": "×"}],
             "initial": {"photo": photo_key(spec.inputs[0]), "layer": depths[len(depths) // 2], "option": "lite0"}}
     notes = {"models": models_note(*models.values()),
-             "settings": {**p["core"], "depths": p["depths"], "seed": config.seed,
+             "settings": {**p["core"], "depths": p["depths"], "seed": spec.seed,
                           "layer_labels": {k: {d: layer_label(models[k], n, p["core"]["size"])
                                                for d, n in layers[k].items()} for k in keys}}}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics, notes=notes)

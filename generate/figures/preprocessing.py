@@ -13,12 +13,12 @@ import torch
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import (
     COMPARE,
-    Tally,
     model_for,
     models_note,
+    one,
     photo_key,
     photo_label,
-    with_preprocess,
+    ref,
 )
 from generate.figures._measures import image_metrics
 from generate.figures._runs import (
@@ -29,23 +29,23 @@ from generate.figures._runs import (
     LITE0,
     MODEL_SET,
     MODEL_SET_QUICK,
-    batch_run,
+    core_result,
     core_run,
     depth_layers,
     pretty,
     set_run,
 )
 from generate.images import load_photo
-from generate.models import efficientnet_lite, mobilenet_v2
+from generate.runs import Run, caricature
 
 MNV2 = "mobilenet_v2"
-WRONG = {LITE0: ("imagenet-mean-std", mobilenet_v2.preprocess), MNV2: ("lite-255x-127", efficientnet_lite.preprocess)}
+WRONG = {LITE0: "imagenet-mean-std", MNV2: "lite-255x-127"}   # each network fed the other's preprocessing
 LABELS = {"lite0": "Lite0", "lite0-wrong": "Lite0 · mean/std", "mnv2": "MobileNetV2",
           "mnv2-wrong": "MobileNetV2 · (255x−127)/128"}
 SPEC = FigureSpec(
     id="preprocessing", title="The wrong preprocessing", view="compare", layout="l-page",
     inputs=COMPARE[:3], models=(LITE0, MNV2), steps=CORE["steps"],
-    params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "wrong": {k: v[0] for k, v in WRONG.items()}},
+    params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "wrong": WRONG},
     caption="Each network with its own preprocessing and with the other's. *in right* is the gain the "
             "caricature reaches in the correctly fed network, in units of that network's own caricature.",
     quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"],
@@ -59,26 +59,45 @@ def top1(model, path: str, size: int) -> tuple[int, float]:
     return int(prob.argmax()), float(prob.max())
 
 
+def _refs() -> dict:
+    """Return {option: ModelRef}: both networks, right and wrong preprocessing."""
+    right = {"lite0": ref(LITE0), "mnv2": ref(MNV2)}
+    return {**right, **{f"{k}-wrong": ref(r.name, preprocess=WRONG[r.name]) for k, r in right.items()}}
+
+
+def _wrong_run(spec: FigureSpec, model) -> Run:
+    """Return the run of all the figure's photos in one batch through a wrongly fed network."""
+    layers = depth_layers(model.load(), spec.params["depths"])
+    core = spec.params["core"]
+    return caricature(model, spec.inputs, list(layers.values()), steps=spec.steps, size=core["size"],
+                      lr=core["lr"], seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the wrong-preprocessing batches, the `models` figure's MobileNetV2 runs and the core runs."""
+    refs, layers = _refs(), depth_layers(model_for(MNV2), spec.params["depths"])
+    return ([_wrong_run(spec, refs[k]) for k in ("mnv2-wrong", "lite0-wrong")] +
+            [set_run(spec, refs["mnv2"], path, list(layers.values()))[0] for path in spec.inputs] +
+            [core_run(spec, path)[0] for path in spec.inputs])
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return photo × depth cells with right and wrong preprocessing for both networks."""
     p, core = spec.params, spec.params["core"]
-    right = {"lite0": model_for(LITE0), "mnv2": model_for(MNV2)}
-    wrong = {f"{k}-wrong": with_preprocess(m, *WRONG[m.name]) for k, m in right.items()}
-    models = {**right, **wrong}
+    refs = _refs()
+    models = {k: r.load() for k, r in refs.items()}
+    right = {k: models[k] for k in ("lite0", "mnv2")}
+    wrong = {k: m for k, m in models.items() if k.endswith("-wrong")}
     layers = {k: depth_layers(m, p["depths"]) for k, m in models.items()}
-    tally = Tally(config, spec.steps * len(spec.inputs) * 4)
     photos, cars, cells, rel, kept = {}, {}, {}, {k: [] for k in models}, {k: [] for k in wrong}
     for path in spec.inputs:
         key, runs = photo_key(path), {}
         for k in ("mnv2-wrong", "lite0-wrong"):   # all photos of the figure in one batch per network
-            batch = batch_run(config, models[k], tuple(spec.inputs), list(layers[k].values()), steps=spec.steps,
-                              tally=tally, size=core["size"], lr=core["lr"])
-            runs[k] = (range(len(p["depths"])), batch[spec.inputs.index(path)])
-        runs["mnv2"] = (range(len(p["depths"])), set_run(config, spec, models["mnv2"], path,   # `models`' runs
-                                                         list(layers["mnv2"].values()), steps=spec.steps,
-                                                         tally=tally, size=core["size"], lr=core["lr"]))
+            runs[k] = (range(len(p["depths"])), one(config, _wrong_run(spec, refs[k]), spec.inputs.index(path)))
+        runs["mnv2"] = (range(len(p["depths"])), one(config, *set_run(spec, refs["mnv2"], path,   # `models`' runs
+                                                                      list(layers["mnv2"].values()))))
         idx = [core["layers"].index(n) for n in layers["lite0"].values()]
-        runs["lite0"] = (idx, core_run(config, spec, path, tally))
+        runs["lite0"] = (idx, core_result(config, spec, path))
         photos[f"photo/{key}"] = runs["lite0"][1]["original"]
         for k, (idx, run) in runs.items():
             for i, d in zip(idx, p["depths"]):
@@ -114,7 +133,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                         "option": "lite0-wrong"}}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
                         notes={"models": models_note(*right.values()),
-                               "settings": {**core, "depths": p["depths"], "wrong": p["wrong"], "seed": config.seed}})
+                               "settings": {**core, "depths": p["depths"], "wrong": p["wrong"], "seed": spec.seed}})
 
 
 if __name__ == "__main__":

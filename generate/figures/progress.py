@@ -8,9 +8,10 @@ It shows one run of the convergence study (`_runs.STUDY`), which the `convergenc
 from __future__ import annotations
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import COMPARE, Tally, model_for, models_note, photo_label
+from generate.figures._common import COMPARE, model_for, models_note, one, photo_label
 from generate.figures._measures import image_metrics
 from generate.figures._runs import LITE0, STUDY, STUDY_QUICK, layer_label, study_run
+from generate.runs import Run
 
 SPEC = FigureSpec(
     id="progress", title="A caricature during its optimization", view="strip", layout="l-page",
@@ -23,12 +24,16 @@ SPEC = FigureSpec(
            "params": {"study": STUDY_QUICK, "marks": {"early": 4, "core": 8}}})
 
 
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return the convergence-study run of the photo (shared with `convergence`)."""
+    return [study_run(spec, spec.inputs[0])]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return the snapshots of one study run at one layer as strip items, with their metrics."""
     model, study = model_for(LITE0), spec.params["study"]
     layer, photo = spec.layers[0], spec.inputs[0]
-    tally = Tally(config, study["steps"])
-    run = study_run(config, spec, photo, tally)
+    run = one(config, study_run(spec, photo))
     i = study["layers"].index(layer)
     shots = run["snapshots"][:, i]
     measured = image_metrics(model, run["original"], shots, [layer] * len(shots))
@@ -48,7 +53,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                **{f"{name}_{k}": by_step[s][name] for k, s in marks.items() for name in ("cosine", "gain")}}
     return FigureResult(tiles={"steps": tiles, "photo": {"photo": run["original"]}}, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**study, "cossim_pow": 0,
-                                                                          "seed": config.seed}})
+                                                                          "seed": spec.seed}})
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ that, then the cascade goes on one stage at a time down to the stem.
 from __future__ import annotations
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import COMPARE, Tally, model_for, models_note, photo_label
+from generate.figures._common import COMPARE, model_for, models_note, one, photo_label, ref
 from generate.figures._measures import image_metrics, pixel_correlation
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, shared_run, short_label
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, short_label
+from generate.runs import Run, caricature
 
 SPEC = FigureSpec(
     id="randomization", title="Caricatures under cascading randomization", view="strip", layout="l-page",
@@ -36,15 +37,28 @@ def cascade(layer: str, stages: list[str], limit: int | str) -> list[tuple[str, 
     return steps
 
 
+def _plan(spec: FigureSpec) -> list[tuple[str, tuple[str, ...]]]:
+    stages = [n for n, lay in model_for(LITE0).layers.items() if lay.module is None]
+    return cascade(spec.layers[0], stages, spec.params["cascade"])
+
+
+def _run(spec: FigureSpec, reinit: tuple[str, ...]) -> Run:
+    p = spec.params
+    return caricature(ref(LITE0, reinit=reinit), spec.inputs[:1], spec.layers[:1], steps=spec.steps,
+                      size=p["size"], lr=p["lr"], seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return one run per step of the cascade: trained, then more and more stages re-initialized."""
+    return [_run(spec, re) for _, re in _plan(spec)]
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return one strip item per cascade step, with similarity to the trained caricature."""
     layer, photo, p = spec.layers[0], spec.inputs[0], spec.params
     trained = model_for(LITE0)
-    stages = [n for n, lay in trained.layers.items() if lay.module is None]
-    plan = cascade(layer, stages, p["cascade"])
-    tally = Tally(config, spec.steps * len(plan))
-    runs = [shared_run(config, model_for(LITE0, reinit=re), photo, (layer,), steps=spec.steps, tally=tally,
-                       size=p["size"], lr=p["lr"]) for _, re in plan]
+    plan = _plan(spec)
+    runs = [one(config, _run(spec, re)) for _, re in plan]
     ref = runs[0]["images"][0]
     in_trained = image_metrics(trained, runs[0]["original"], ref[None], [layer])[0]
     tiles, items, metrics = {}, [], {"steps": spec.steps, "size": p["size"], "layer": layer, "corr": {},
@@ -79,7 +93,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     return FigureResult(tiles={"cascade": tiles, "photo": {"photo": runs[0]["original"]}}, data=data,
                         metrics=metrics, notes={"models": models_note(trained),
                                                 "settings": {**p, "steps": spec.steps, "layer": layer,
-                                                             "reinit_seed": 0, "plan": plan, "seed": config.seed}})
+                                                             "reinit_seed": 0, "plan": plan, "seed": spec.seed}})
 
 
 if __name__ == "__main__":

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import (
-    Tally,
     all_photos,
     model_for,
     models_note,
+    one,
     photo_key,
     photo_label,
     photo_set,
+    ref,
 )
 from generate.figures._measures import summary
-from generate.figures._runs import LITE0, batch_run, chunk_of, layer_label, short_label
+from generate.figures._runs import LITE0, chunk_run, layer_label, short_label
+from generate.runs import Run
 
 PHOTOS = all_photos()
 SETS = ("animals", "objects", "places")
@@ -34,16 +36,24 @@ SPEC = FigureSpec(
            "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
 
 
+def _run(spec: FigureSpec, path: str) -> tuple[Run, int]:
+    p = spec.params
+    return chunk_run(ref(LITE0), spec.inputs, path, p["batch"], spec.layers, steps=spec.steps, size=p["size"],
+                     lr=p["lr"], seed=spec.seed)
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    """Return one run per chunk of `batch` photos."""
+    return list(dict.fromkeys(_run(spec, path)[0] for path in spec.inputs))
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return a photos group and one lazily loaded group per layer, with cosine and gain per cell."""
     model, p = model_for(LITE0), spec.params
-    tally = Tally(config, spec.steps * len(spec.inputs))
     tiles = {"photos": {}, **{f"layer-{n}": {} for n in spec.layers}}
     cells, photos = {}, []
     for path in spec.inputs:
-        key, chunk = photo_key(path), chunk_of(spec.inputs, path, p["batch"])
-        run = batch_run(config, model, chunk, spec.layers, steps=spec.steps, tally=tally, size=p["size"],
-                        lr=p["lr"])[chunk.index(path)]
+        key, run = photo_key(path), one(config, *_run(spec, path))
         tiles["photos"][f"photo/{key}"] = run["original"]
         photos.append({"key": key, "label": photo_label(path), "set": photo_set(path), "photo": f"photo/{key}"})
         for i, layer in enumerate(spec.layers):
@@ -70,7 +80,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     return FigureResult(tiles=tiles, data=data, metrics=metrics,
                         notes={"models": models_note(model), "settings": {**p, "steps": spec.steps,
                                                                           "layers": list(spec.layers),
-                                                                          "cossim_pow": 0, "seed": config.seed}})
+                                                                          "cossim_pow": 0, "seed": spec.seed}})
 
 
 if __name__ == "__main__":

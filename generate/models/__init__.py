@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from generate.files import sha256_file
 from generate.models import efficientnet_lite, mobilenet_v2
 from generate.models.base import Layer, Model
 from generate.models.common import init_stage, layer_table, stage_generator
@@ -40,7 +40,6 @@ MODELS: dict[str, Spec] = {
                          "mobilenet-v2"),
 }
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
 _STATES: dict[tuple[str, int, int], dict[str, torch.Tensor]] = {}
 
 
@@ -52,18 +51,6 @@ def list_models() -> list[str]:
 def _file_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return str(path.resolve()), st.st_size, st.st_mtime_ns
-
-
-def file_sha256(path: Path) -> str:
-    """Return the SHA-256 of a file, cached in memory per (path, size, mtime)."""
-    key = _file_key(path)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
 
 
 def _state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -96,7 +83,7 @@ def load_model(name: str, weights: str = "imagenet", seed: int = 0, reinit: Iter
     if weights == "imagenet":
         path = spec.weights_file()
         net.load_state_dict(_state_dict(path), strict=True)
-        digest, meta["weights_file"] = file_sha256(path), str(path)
+        digest, meta["weights_file"] = sha256_file(path, remember=True), str(path)
     else:
         for i, stage in enumerate(stages):
             init_stage(stage, stage_generator(seed, i))

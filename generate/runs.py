@@ -1,0 +1,351 @@
+"""Runs, the unit of work: a frozen request for one optimization (or attribution) and the key of its result.
+
+    run = caricature(ModelRef("efficientnet_lite0"), ["images/animals/panda.jpg"], ["block2"], steps=128, size=128)
+    where = Where("cpu", "fp32", threads=1)        # how it is computed: part of the key, since it moves pixels
+    key = run_key(run, where)                       # engine, weights and photo digests, every setting
+    arrays, provenance = execute(run, where)        # what the figure scripts read back
+
+A figure script declares the runs it needs (`runs(spec)`); the build computes each missing run once, wherever
+its executor puts it, and the script's `make` only reads results. Kinds: "caricature" (photos × layers,
+optimized jointly as lucid's recipe does), "channel" (feature visualizations of one channel) and
+"attribution" (attribution maps, no optimization).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+import generate
+from generate.files import ROOT, sha256_file, to_uint8
+
+KINDS = {  # kind → the settings it takes (validated once, when the run is made)
+    "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
+                   "snapshots"},
+    "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
+    "attribution": {"target", "iterate", "size"},
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model of the zoo by name: ImageNet or seeded random weights, stages re-initialized, or fed through
+    another model's preprocessing (a named entry of PREPROCESS, for broken setups)."""
+
+    name: str
+    weights: str = "imagenet"
+    seed: int = 0
+    reinit: tuple[str, ...] = ()
+    preprocess: str | None = None
+
+    def load(self):
+        """Return the model (loaded once per process)."""
+        return _load(self)
+
+    def describe(self) -> dict:
+        """Return the JSON that tells these weights apart: the file's digest, or the seed of random ones."""
+        out = {"name": self.name, "weights": self.weights, "sha256": weights_sha256(self.name, self.weights)}
+        if self.weights != "imagenet" or self.reinit:
+            out.update(seed=self.seed, reinit=list(self.reinit))
+        if self.preprocess:
+            out["preprocess"] = self.preprocess
+        return out
+
+    @property
+    def label(self) -> str:
+        """Return the weights tag used in provenance, e.g. "imagenet+reinit:block15" or "imagenet+preprocess:x255"."""
+        tag = self.weights + (f"+reinit:{','.join(self.reinit)}" if self.reinit else "")
+        return tag + (f"+preprocess:{self.preprocess}" if self.preprocess else "")
+
+
+def _x255(x):
+    return x * 255.0
+
+
+def _preprocess_table() -> dict[str, Callable]:
+    from generate.models import efficientnet_lite, mobilenet_v2
+    return {"x255": _x255, "imagenet-mean-std": mobilenet_v2.preprocess,
+            "lite-255x-127": efficientnet_lite.preprocess}
+
+
+PREPROCESS = ("x255", "imagenet-mean-std", "lite-255x-127")   # names a ModelRef may use
+
+
+@cache
+def _load(ref: ModelRef):
+    from generate.models import load_model
+    model = load_model(ref.name, weights=ref.weights, seed=ref.seed, reinit=ref.reinit)
+    if ref.preprocess:
+        model = dataclasses.replace(model, preprocess=_preprocess_table()[ref.preprocess],
+                                    weights=f"{model.weights}+preprocess:{ref.preprocess}")
+    return model
+
+
+@cache
+def weights_sha256(name: str, weights: str) -> str | None:
+    """Return the SHA-256 of a model's ImageNet weights file (None for random weights)."""
+    from generate.models import MODELS
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+    return sha256_file(MODELS[name].weights_file(), remember=True) if weights == "imagenet" else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One unit of work; `settings` are sorted (name, value) pairs of plain JSON values."""
+
+    kind: str
+    model: ModelRef
+    photos: tuple[str, ...]
+    layers: tuple[str, ...]
+    steps: int
+    settings: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def options(self) -> dict:
+        return dict(self.settings)
+
+    @property
+    def rows(self) -> int:
+        """Return how many images the run optimizes."""
+        if self.kind == "caricature":
+            return len(self.photos) * len(self.layers)
+        return self.options.get("batch", 1) if self.kind == "channel" else 0
+
+    @property
+    def work(self) -> int:
+        """Return the run's caricature-steps (images optimized × steps); attribution maps count 1."""
+        return self.rows * self.steps or 1
+
+    def describe(self) -> dict:
+        """Return the run as plain JSON (what `--plan`, errors and provenance show)."""
+        return {"kind": self.kind, "model": self.model.name, "weights": self.model.label,
+                "photos": list(self.photos), "layers": list(self.layers), "steps": self.steps, **self.options}
+
+    def __str__(self) -> str:
+        photos = ", ".join(Path(p).stem for p in self.photos)
+        return f"{self.kind} {self.model.name} ({self.model.label}) [{photos}] × [{', '.join(self.layers)}] " \
+               f"{self.steps} steps {json.dumps(self.options, sort_keys=True)}"
+
+
+def _plain(value):
+    """Return a setting as a hashable plain value (lists → tuples), rejecting what JSON cannot carry."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"run setting {value!r} ({type(value).__name__}) is not a plain JSON value")
+
+
+def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Iterable[str] = (), steps: int = 0,
+             **settings) -> Run:
+    """Return a validated Run: known kind and settings, positive steps for optimizations, photos that exist."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown run kind {kind!r}; valid: {', '.join(KINDS)}")
+    unknown = set(settings) - KINDS[kind]
+    if unknown:
+        raise ValueError(f"{kind} run: unknown settings {sorted(unknown)}; valid: {sorted(KINDS[kind])}")
+    if kind != "attribution" and (not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"{kind} run: steps must be a positive int, got {steps!r}")
+    if model.preprocess is not None and model.preprocess not in PREPROCESS:
+        raise ValueError(f"unknown preprocess {model.preprocess!r}; valid: {', '.join(PREPROCESS)}")
+    photos, layers = tuple(photos), tuple(layers)
+    if kind != "channel" and not photos:
+        raise ValueError(f"{kind} run: no photos")
+    if not layers:
+        raise ValueError(f"{kind} run: no layers")
+    for p in photos:
+        if not (ROOT / p).is_file():
+            raise FileNotFoundError(f"{kind} run: photo {p} does not exist (paths are relative to {ROOT})")
+    clean = tuple(sorted((k, _plain(v)) for k, v in settings.items() if v is not None or k == "transforms"))
+    return Run(kind, model, photos, layers, steps if kind != "attribution" else 0, clean)
+
+
+def caricature(model: ModelRef, photos: Sequence[str], layers: Sequence[str], *, steps: int, **settings) -> Run:
+    """Return the run of caricatures of `photos` at `layers`, all optimized jointly in one batch."""
+    return make_run("caricature", model, photos, layers, steps, **settings)
+
+
+def channel(model: ModelRef, layer: str, channel_: int, *, steps: int, **settings) -> Run:
+    """Return the run of `batch` feature visualizations of one channel (or neuron, with `position`)."""
+    return make_run("channel", model, (), (layer,), steps, channel=channel_, **settings)
+
+
+def attribution(model: ModelRef, photo: str, layers: Sequence[str], target: str, *, iterate: bool = False,
+                size: int | None = None) -> Run:
+    """Return the run of a photo's attribution maps at `layers` toward `target` (see `parse_target`)."""
+    return make_run("attribution", model, (photo,), layers, 0, target=target, iterate=iterate, size=size)
+
+
+def parse_target(text: str):
+    """Return the attribution Target named by "logit:C", "logit:A-B" (logit A − logit B) or "energy:LAYER"."""
+    from generate.attribution import layer_energy, logit, logit_diff
+    kind, _, arg = text.partition(":")
+    if kind == "energy" and arg:
+        return layer_energy(arg)
+    parts = arg.split("-")
+    if kind == "logit" and all(p.isdigit() for p in parts) and len(parts) in (1, 2):
+        return logit(int(parts[0])) if len(parts) == 1 else logit_diff(int(parts[0]), int(parts[1]))
+    raise ValueError(f"attribution target {text!r}: use 'logit:C', 'logit:A-B' or 'energy:LAYER'")
+
+
+@dataclass(frozen=True)
+class Where:
+    """How runs are computed, as far as it moves pixels: device kind, resolved precision, threads per run."""
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int = 1
+
+    def describe(self) -> dict:
+        # On a GPU the thread count does not reach the arithmetic; on the CPU it sets the row groups.
+        return {"device": self.device, "precision": self.precision,
+                **({"threads": self.threads} if self.device == "cpu" else {})}
+
+
+def resolve_where(device: str = "auto", precision: str = "auto", threads: int = 1) -> Where:
+    """Return the Where of this machine: "auto" device is CUDA when present; "auto" precision resolved for it."""
+    from generate.prepare import default_device, resolve_precision
+    device = default_device() if device == "auto" else device
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+    if threads < 1:
+        raise ValueError(f"threads per run must be at least 1, got {threads}")
+    return Where(kind, resolve_precision(precision, kind), threads)
+
+
+def run_key(run: Run, where: Where) -> str:
+    """Return the hex key of a run's result: engine version, weights and photo digests, every setting, where."""
+    blob = {"engine": generate.ENGINE_VERSION, "kind": run.kind, "model": run.model.describe(),
+            "photos": [[p, photo_sha256(p)] for p in run.photos], "layers": list(run.layers), "steps": run.steps,
+            "settings": run.options, "where": where.describe()}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def photo_sha256(path: str) -> str:
+    """Return the SHA-256 of a photo under the repository (cached by size and mtime)."""
+    return sha256_file(ROOT / path, remember=True)
+
+
+Progress = Callable[[int], None]   # called with the caricature-steps done so far
+
+
+def execute(run: Run, where: Where, progress: Progress | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Compute a run; return its arrays and its provenance (host, node, device, precision, threads, seconds)."""
+    import torch
+    if where.device == "cpu":
+        torch.set_num_threads(where.threads)
+    t0 = time.perf_counter()
+    arrays = _KIND_FNS[run.kind](run, where, progress)
+    prov = {"host": socket.gethostname(), "node": _node_id(), "pid": os.getpid(), **where.describe(),
+            "device_name": _device_name(where.device), "seconds": round(time.perf_counter() - t0, 3),
+            "engine_version": generate.ENGINE_VERSION, "torch": torch.__version__}
+    return arrays, prov
+
+
+def _node_id() -> str | None:
+    try:
+        import ray
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except ImportError:
+        return None
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        import torch
+        return torch.cuda.get_device_name()
+    return _cpu_name()
+
+
+@cache
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _callback(run: Run, progress: Progress | None):
+    if progress is None:
+        return None
+    return lambda step, _steps, _value: progress(step * run.rows)
+
+
+def _caricatures(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
+    from generate.caricature import make_caricatures
+    from generate.images import load_photo
+    o, model = run.options, run.model.load()
+    size = o.get("size") or model.input_size
+    target = parse_target(o["attribution"]) if o.get("attribution") else None
+    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param") if k in o}
+    if "transforms" in o:
+        extra["transforms"] = o["transforms"]
+    result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),
+                              steps=run.steps, attribution=target, iterate=o.get("iterate", False),
+                              snapshots=o.get("snapshots", ()), size=size, device=where.device,
+                              precision=where.precision, progress=_callback(run, progress), **extra)
+    out = {"images": to_uint8(result.images), "original": to_uint8(result.originals),
+           "history": result.history.astype(np.float32)}
+    for name in ("cosine", "gain", "objective"):
+        out[name] = np.array([[m[name] for m in row] for row in result.metrics], dtype=np.float64)
+    if result.snapshots:
+        steps = sorted(result.snapshots)
+        out["snapshot_steps"] = np.array(steps)
+        out["snapshots"] = np.stack([to_uint8(result.snapshots[s]) for s in steps])
+    if result.attributions:   # maps differ in size across layers: one array per layer
+        for i, name in enumerate(run.layers):
+            out[f"attribution_map_{i}"] = result.attributions[name].astype(np.float32)
+    return out
+
+
+def _channel(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
+    from generate.caricature import visualize_channel
+    o, model = dict(run.options), run.model.load()
+    channel_ = o.pop("channel")
+    if "position" in o:
+        o["position"] = tuple(o["position"])
+    result = visualize_channel(model, run.layers[0], channel_, steps=run.steps, device=where.device,
+                               precision=where.precision, progress=_callback(run, progress), **o)
+    return {"images": to_uint8(result.images), "objective": np.array(result.objective, dtype=np.float64)}
+
+
+def _attribution(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
+    from generate.attribution import attribute, attribution_map, iterated_attribution
+    from generate.images import load_photo
+    from generate.prepare import prepare_model
+    o, model = run.options, run.model.load()
+    image = load_photo(ROOT / run.photos[0], o.get("size") or model.input_size)
+    exact = prepare_model(model, where.device, "fp32")
+    target = parse_target(o["target"])
+    attrs = (iterated_attribution(exact, image.to(where.device), run.layers, target) if o.get("iterate")
+             else attribute(exact, image.to(where.device), run.layers, target))
+    return {n: attribution_map(attrs[n]).cpu().numpy().astype(np.float32) for n in run.layers}
+
+
+_KIND_FNS = {"caricature": _caricatures, "channel": _channel, "attribution": _attribution}
+
+
+def photo_view(arrays: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    """Return photo i's slice of a caricature run: images (L, S, S, 3), original, cosine/gain/objective (L,),
+    history (steps, L), snapshots (K, L, S, S, 3) and attribution_map_<l> (H, W) when present."""
+    out = {k: arrays[k][i] for k in ("images", "original", "cosine", "gain", "objective")}
+    out["history"] = arrays["history"][:, i]
+    if "snapshots" in arrays:
+        out["snapshots"], out["snapshot_steps"] = arrays["snapshots"][:, i], arrays["snapshot_steps"]
+    out.update({k: v[i] for k, v in arrays.items() if k.startswith("attribution_map_")})
+    return out

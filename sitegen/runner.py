@@ -1,0 +1,205 @@
+"""The run phase of the build: the runs of the stale figures, deduplicated, the cached ones skipped, the rest
+computed by an executor, longest first, each result stored as it arrives.
+
+    plan = plan_runs(scripts, where, store)      # per figure its run keys; one entry per distinct key
+    print(plan_table(plan, estimate))            # python build.py --plan
+    execute_plan(plan, executor, where, store, progress)
+
+A build stopped part-way (Ctrl-C, a killed process) loses only the runs in flight: the next build finds the
+others in the cache and resumes.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generate.files import write_atomic
+from generate.runs import Run, Where, run_key
+from generate.runstore import RunStore
+from sitegen.errors import BuildError, display_path
+from sitegen.figures import FigureScript
+
+log = logging.getLogger("build")
+ATTEMPTS = 3    # a run whose worker dies is tried this many times
+
+
+@dataclass
+class PlannedRun:
+    key: str
+    run: Run
+    figures: list[str]
+    cached: bool
+
+
+@dataclass
+class Plan:
+    """Every distinct run the stale figures need, and which figure needs which."""
+
+    runs: dict[str, PlannedRun] = field(default_factory=dict)
+    by_figure: dict[str, list[str]] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[PlannedRun]:
+        return [p for p in self.runs.values() if not p.cached]
+
+
+def plan_runs(scripts: list[FigureScript], where: Where, store: RunStore) -> Plan:
+    """Collect the runs of `scripts`, deduplicated by key, each marked cached or not."""
+    plan = Plan()
+    for script in scripts:
+        keys = []
+        for run in script.runs():
+            key = run_key(run, where)
+            if key not in plan.runs:
+                plan.runs[key] = PlannedRun(key, run, [], store.has(key))
+            if script.id not in plan.runs[key].figures:
+                plan.runs[key].figures.append(script.id)
+            keys.append(key)
+        plan.by_figure[script.id] = list(dict.fromkeys(keys))
+        plan.paths[script.id] = script.path
+    return plan
+
+
+def run_cost(run: Run, speed: float) -> float:
+    """Return the estimated seconds of a run: its caricature-steps at `speed` (measured at 128 px on Lite0),
+    scaled by image area and by the model's cost relative to Lite0."""
+    size = run.options.get("size") or _input_size(run.model.name)
+    return run.work * (size / 128) ** 2 * MODEL_COST.get(run.model.name, 1.0) / speed
+
+
+MODEL_COST = {"efficientnet_lite1": 1.2, "efficientnet_lite2": 1.35, "mobilenet_v2": 1.1}   # per pixel, vs Lite0
+
+
+def _input_size(name: str) -> int:
+    return INPUT_SIZE.get(name, 224)
+
+
+INPUT_SIZE = {"efficientnet_lite1": 240, "efficientnet_lite2": 260}
+
+
+def makespan(costs: list[float], slots: int) -> float:
+    """Return the wall time of running jobs of these costs longest first on `slots` workers."""
+    ends = [0.0] * max(1, slots)
+    for c in sorted(costs, reverse=True):
+        heapq.heapreplace(ends, ends[0] + c)
+    return max(ends)
+
+
+def plan_table(plan: Plan, speed: float | None, slots: int) -> str:
+    """Return the --plan listing: per figure its runs, caricature-steps and how many are cached; an estimate."""
+    lines = [f"{'figure':<22}{'runs':>6}{'cached':>8}{'car-steps':>12}{'to make':>12}"]
+    for fig, keys in plan.by_figure.items():
+        runs = [plan.runs[k] for k in keys]
+        lines.append(f"{fig:<22}{len(runs):>6}{sum(r.cached for r in runs):>8}"
+                     f"{sum(r.run.work for r in runs):>12,}{sum(r.run.work for r in runs if not r.cached):>12,}")
+    missing = plan.missing
+    work = sum(r.run.work for r in missing)
+    lines.append(f"{len(plan.runs)} distinct runs, {len(missing)} to make: {work:,} caricature-steps")
+    if speed and missing:
+        costs = [run_cost(r.run, speed) for r in missing]
+        lines.append(f"estimate: {_hms(makespan(costs, slots))} wall on {slots} worker(s) "
+                     f"({_hms(sum(costs))} of work; this machine made {speed:.1f} caricature-steps/s per worker "
+                     f"at 128 px on Lite0)")
+    return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
+
+
+def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None
+                 ) -> None:
+    """Compute the missing runs (longest first), storing each result as it arrives.
+
+    progress(done, total) is called with caricature-steps. A run that raises stops the build with a
+    BuildError naming it and the figures that need it; a run whose worker dies is tried again (ATTEMPTS).
+    """
+    todo = sorted(plan.missing, key=lambda p: run_cost(p.run, 1.0), reverse=True)
+    total = sum(p.run.work for p in todo)
+    finished, partial, attempts = 0, {}, {}
+    inflight = {}
+
+    def submit(p: PlannedRun) -> None:
+        attempts[p.key] = attempts.get(p.key, 0) + 1
+        inflight[executor.submit(p.run, where, p.key)] = p
+
+    def report() -> None:
+        for key, done in executor.progress():
+            if key in partial:
+                partial[key] = done
+        if progress:
+            progress(finished + sum(partial.values()), total)
+
+    for p in todo:
+        submit(p)
+        partial[p.key] = 0
+    while inflight:
+        done, _ = wait(inflight, timeout=0.5, return_when=FIRST_COMPLETED)
+        broken = []
+        for f in done:
+            p = inflight.pop(f)
+            try:
+                arrays, prov = f.result()
+            except BrokenProcessPool:
+                broken.append(p)
+                continue
+            except Exception as e:  # noqa: BLE001 -- any error of a run stops the build, naming it
+                raise _failure(p, e, plan, log_dir) from None
+            store.put(p.key, p.run.describe(), arrays, prov)
+            partial.pop(p.key, None)
+            finished += p.run.work
+        if broken:   # a worker died: every run in flight with it is lost; start a fresh pool and retry them
+            lost = broken + list(inflight.values())
+            inflight.clear()
+            executor.restart()
+            for p in lost:
+                if attempts[p.key] >= ATTEMPTS:
+                    raise BuildError(f"run failed: its worker process died {ATTEMPTS} times: {p.run} "
+                                     f"(needed by {', '.join(p.figures)})", plan.paths[p.figures[0]])
+                log.warning("a worker died; trying again: %s", p.run)
+                partial[p.key] = 0
+                submit(p)
+        report()
+
+
+def _failure(p: PlannedRun, e: BaseException, plan: Plan, log_dir: Path | None) -> BuildError:
+    where = ""
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / f"run-{p.key[:12]}.txt"
+        write_atomic(path, "".join(traceback.format_exception(e)).encode())
+        where = f"; traceback: {display_path(path)}"
+    return BuildError(f"figure {p.figures[0]!r}: run failed: {type(e).__name__}: {e} — the run: {p.run} "
+                      f"(needed by {', '.join(p.figures)}{where})", plan.paths[p.figures[0]])
+
+
+def measure_speed(where: Where, cache: Path) -> float:
+    """Return this machine's caricature-steps/s per worker (Lite0, 128 px, 3 layers), measured once a day."""
+    import json
+
+    from generate.runs import ModelRef, _cpu_name, caricature, execute
+    path = cache / "speed.json"
+    ident = f"{_cpu_name()}|{where.describe()}"
+    try:
+        known = json.loads(path.read_text())
+        if known["ident"] == ident and time.time() - known["time"] < 86400:
+            return known["speed"]
+    except (OSError, ValueError, KeyError):
+        pass
+    run = caricature(ModelRef("efficientnet_lite0"), ["images/animals/panda.jpg"], ["block2", "block7", "block14"],
+                     steps=10, size=128)
+    stamps = []
+    execute(run, where, lambda done: stamps.append((time.perf_counter(), done)))
+    (t0, d0), (t1, d1) = stamps[2], stamps[-1]   # skip the first steps (allocation, first-touch)
+    speed = (d1 - d0) / (t1 - t0)
+    cache.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"ident": ident, "time": time.time(), "speed": speed}).encode())
+    return speed
