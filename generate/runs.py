@@ -28,6 +28,7 @@ import numpy as np
 
 import generate
 from generate.files import ROOT, sha256_file, to_uint8
+from generate.runtime import MALLOC_ENV
 
 KINDS = {  # kind → the settings it takes (validated once, when the run is made)
     "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
@@ -250,6 +251,7 @@ def execute(run: Run, where: Where, progress: Progress | None = None) -> tuple[d
     arrays = _KIND_FNS[run.kind](run, where, progress)
     prov = {"host": socket.gethostname(), "node": _node_id(), "pid": os.getpid(), **where.describe(),
             "device_name": _device_name(where.device), "seconds": round(time.perf_counter() - t0, 3),
+            "malloc_tuned": all(k in os.environ for k in MALLOC_ENV),
             "engine_version": generate.ENGINE_VERSION, "torch": torch.__version__}
     return arrays, prov
 

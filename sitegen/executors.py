@@ -26,8 +26,18 @@ log = logging.getLogger("build")
 REPORT_EVERY_S = 1.0
 
 
-def compute(run: Run, where: Where, key: str, sink) -> tuple[dict, dict]:
-    """Compute one run in a worker, reporting its progress to `sink` (a queue) about once a second."""
+_SINK = None   # a local worker's progress queue, handed over when the worker starts
+
+
+def _init_worker(sink) -> None:
+    global _SINK
+    _SINK = sink
+
+
+def compute(run: Run, where: Where, key: str, sink=None) -> tuple[dict, dict]:
+    """Compute one run in a worker, reporting its progress to `sink` (a queue; default the worker's own) about
+    once a second."""
+    sink = sink if sink is not None else _SINK
     last = [0.0]
 
     def report(done: int) -> None:
@@ -41,9 +51,11 @@ def compute(run: Run, where: Where, key: str, sink) -> tuple[dict, dict]:
 
 def _drain(sink) -> list[tuple[str, int]]:
     out = []
-    while not sink.empty():
-        out.append(sink.get())
-    return out
+    while True:
+        try:
+            out.append(sink.get_nowait())
+        except queue.Empty:   # ray.util.queue.Empty is one too
+            return out
 
 
 class InProcess:
@@ -82,12 +94,15 @@ class Local:
             os.environ.setdefault(k, v)
         self.slots = workers
         self.ctx = multiprocessing.get_context("spawn")
-        self.manager = self.ctx.Manager()
-        self.sink = self.manager.Queue()
-        self.pool = ProcessPoolExecutor(workers, mp_context=self.ctx)
+        self._start()
+
+    def _start(self) -> None:
+        self.sink = self.ctx.Queue()    # a queue travels to a process only when the process starts
+        self.pool = ProcessPoolExecutor(self.slots, mp_context=self.ctx, initializer=_init_worker,
+                                        initargs=(self.sink,))
 
     def submit(self, run: Run, where: Where, key: str) -> Future:
-        return self.pool.submit(compute, run, where, key, self.sink)
+        return self.pool.submit(compute, run, where, key)
 
     def progress(self) -> list[tuple[str, int]]:
         return _drain(self.sink)
@@ -100,11 +115,10 @@ class Local:
     def restart(self) -> None:
         """Replace a broken pool (a worker died) with a fresh one."""
         self._kill()
-        self.pool = ProcessPoolExecutor(self.slots, mp_context=self.ctx)
+        self._start()
 
     def shutdown(self) -> None:
         self._kill()
-        self.manager.shutdown()
 
 
 RAY_EXCLUDES = [".git", ".venv", ".cache", "public", "public.*", "out", "test-artifacts", "node_modules", "bench",
