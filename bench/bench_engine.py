@@ -1,4 +1,4 @@
-"""Benchmark the caricature engine against a naive port, side by side on one photo (REFERENCE §5).
+"""Benchmark the caricature engine against a naive port, side by side on one photo (docs/FACTS.md).
 
     .venv/bin/python bench/bench_engine.py                    # ~3 min on an idle 2-core CPU (32 steps, 3 rounds)
     .venv/bin/python bench/bench_engine.py --steps 128 --rounds 5 --ablation

@@ -1,6 +1,6 @@
 """Make a private, fast copy of a `Model` for optimization: frozen, folded, channels_last, on a device.
 
-Measured on the project's 2-core CPU (REFERENCE §5 and bench/bench_engine.py): frozen weights, folded
+Measured on the project's 2-core CPU (docs/FACTS.md and bench/bench_engine.py): frozen weights, folded
 BatchNorm, channels_last and ReLU6 fused into the conv before it (one oneDNN call) each pay; bf16 autocast
 pays only once stride-2 depthwise convolutions run as stride 1 followed by [..., ::2, ::2] (exact), because
 oneDNN's bf16 backward for them is slow here.

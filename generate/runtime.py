@@ -1,7 +1,7 @@
 """Process set-up for entry points: environment that only takes effect if set before the interpreter starts.
 
 - glibc malloc: activation batches over ~32 MB otherwise get a fresh mmap and page faults on every
-  allocation, slow in this VM (large elementwise ops 2.5–3× slower, measured; REFERENCE §5).
+  allocation, slow in this VM (large elementwise ops 2.5–3× slower, measured; docs/FACTS.md).
 - one malloc arena: the engine optimizes row groups in parallel threads (render.optimize), and a second
   thread's arena is a 64 MB mmap'd heap, too small for those batches: two streams with their own arenas
   ran 1.0× and 1.4× as fast as one in two tries, with one shared arena 1.1–1.3× in six (measured).

@@ -125,6 +125,11 @@ RAY_EXCLUDES = [".git", ".venv", ".cache", "public", "public.*", "out", "test-ar
                 "tests", "*.pth", "*.pt", "__pycache__"]
 
 
+class _NoProgress:
+    def put(self, item) -> None:
+        pass
+
+
 class RayCluster:
     """Runs as Ray tasks on a cluster: an existing one ("auto", "ray://HOST:PORT", "HOST:PORT") or a throwaway
     one of N nodes on 127.0.0.1 ("local:N"). The code and photos travel as the job's working directory;
@@ -137,7 +142,6 @@ class RayCluster:
         if address.startswith("local:"):
             address = self._start_local(int(address.split(":", 1)[1]))
         import ray
-        from ray.util.queue import Queue
         env = {**MALLOC_ENV, "OMP_NUM_THREADS": str(where.threads)}
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
                  runtime_env={"working_dir": str(ROOT), "excludes": RAY_EXCLUDES, "env_vars": env})
@@ -147,15 +151,18 @@ class RayCluster:
                                                 max_retries=retries)
         resources = ray.cluster_resources()
         self.slots = max(1, int(resources.get("GPU", 0) if gpus else resources.get("CPU", 1) // where.threads))
-        self.sink = Queue(actor_options={"num_cpus": 0})
         log.info("ray: %d node(s), %s", len([n for n in ray.nodes() if n["Alive"]]),
                  ", ".join(f"{k} {v:g}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU")))
 
     def _start_local(self, nodes: int) -> str:
         if nodes < 1:
             raise ValueError(f"--cluster local:{nodes}: give at least one node")
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"   # resolve "this node" to 127.0.0.1, stay off the net
+        # Resolve "this node" to 127.0.0.1 and stay off the network: the variable for the processes Ray starts,
+        # the constant for this one (Ray may have been imported already).
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        from ray._private import ray_constants
         from ray.cluster_utils import Cluster
+        ray_constants.ENABLE_RAY_CLUSTER = False
         cpus = max(1, (os.cpu_count() or 1) // nodes)
         node = {"num_cpus": cpus, "node_ip_address": "127.0.0.1"}
         self.cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
@@ -165,10 +172,10 @@ class RayCluster:
         return self.cluster.address
 
     def submit(self, run: Run, where: Where, key: str) -> Future:
-        return self.task.remote(run, where, key, self.sink).future()
+        return self.task.remote(run, where, key, _NoProgress()).future()
 
     def progress(self) -> list[tuple[str, int]]:
-        return _drain(self.sink)
+        return []   # a run counts when it finishes: a queue actor would hold a worker and make Ray churn others
 
     def restart(self) -> None:
         pass   # Ray retries a task whose worker died by itself
