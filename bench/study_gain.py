@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ if __name__ == "__main__":
     ensure_malloc_env()
 
 import generate
+from generate.files import write_json
 from generate.images import load_photo
 from generate.models import load_model
 
@@ -52,12 +52,6 @@ def block_outputs(model) -> list[str]:
 def out_dir(base: Path, settings: dict) -> Path:
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return base / f"{settings['model']}-{settings['size']}px-{settings['steps']}steps-{digest}"
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def run_chunk(model, photos: list[str], layers: list[str], settings: dict) -> dict:

@@ -23,7 +23,7 @@ from generate.attribution import Target, attribute, attribution_map, iterated_at
 from generate.metrics import compare, evaluate
 from generate.models.base import Model
 from generate.objectives import Objective, attribution_dot, dot_compare
-from generate.param import image_param
+from generate.param import Param, image_param
 from generate.prepare import default_device, prepare_model, resolve_precision
 from generate.render import Progress, Render, optimize, to_numpy
 from generate.transforms import PRESETS, TransformSpec, build_transforms
@@ -92,10 +92,12 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                      param: str = "fft", transforms: str | TransformSpec | None = "standard",
                      attribution: Target | None = None, iterate: bool = False, snapshots: Sequence[int] = (),
                      size: int | None = None, device: str | None = None, precision: str = "auto",
-                     progress: Progress | None = None) -> CaricatureResult:
+                     progress: Progress | None = None, groups: Sequence[int] | None = None) -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
     photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
+    groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
+    as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
     attribution: caricature toward a `Target` (objective Σ A·attr) instead of lucid's dot_compare;
     iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²).
     """
@@ -121,7 +123,10 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
             terms.append(dot_compare(name, row, p, cossim_pow) if attrs is None
                          else attribution_dot(name, attrs[p][name], row))
     objective = Objective([t for o in terms for t in o.terms])
-    params = image_param(param, size, n_photos * n_layers, seed=seed, device=device)
+    groups = list(groups or [n_photos])
+    if sum(groups) != n_photos or min(groups) < 1:
+        raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
+    params = Param.cat([image_param(param, size, g * n_layers, seed=seed, device=device) for g in groups])
     trans = build_transforms(transforms, size, seed + TRANSFORM_SEED_OFFSET)
     fast = exact if resolve_precision(precision, device) == "fp32" else model
     run = optimize(fast, objective, params, trans, steps, originals=batch, lr=lr, snapshots=snapshots,

@@ -9,13 +9,14 @@ written to a temporary directory beside it and renamed into place only when ever
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from generate.files import to_uint8, write_json
 
 USAGE_ERROR, RUN_ERROR = 2, 1
 INTERRUPTED = 130  # what a shell reports for a command ended by Ctrl-C
@@ -162,7 +163,7 @@ def check_out(out: Path) -> None:
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write a (H, W, 3) float image in [0, 1] as an 8-bit PNG."""
     from PIL import Image
-    Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+    Image.fromarray(to_uint8(image)).save(path)
 
 
 def write_run(out: Path, result, model, photo: Path, argv: list[str]) -> None:
@@ -184,7 +185,7 @@ def write_run(out: Path, result, model, photo: Path, argv: list[str]) -> None:
         index = {"model": s["model"], "steps": s["steps"], "seed": s["seed"], "photo": str(photo),
                  "original": "original.png", "size": s["size"], "layers": entries, "settings": s,
                  "command": "python -m generate " + " ".join(argv)}
-        (tmp / "index.json").write_text(json.dumps(index, indent=1, default=str) + "\n", encoding="utf-8")
+        write_json(tmp / "index.json", index, default=str)
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old")

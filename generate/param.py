@@ -38,6 +38,13 @@ class Param:
     def image(self) -> torch.Tensor:
         return self.render(*self.tensors)
 
+    @staticmethod
+    def cat(params: Sequence[Param]) -> Param:
+        """Return one Param of all the images of `params` (same kind, new leaves holding copies)."""
+        tensors = [torch.cat([p.tensors[i].detach() for p in params]).requires_grad_(params[0].tensors[i].requires_grad)
+                   for i in range(len(params[0].tensors))]
+        return Param(tensors, params[0].render)
+
     def rows(self, idx: Sequence[int]) -> Param:
         """Return a Param of the images `idx` (new leaves holding copies of their current values)."""
         index = torch.as_tensor(list(idx), dtype=torch.long, device=self.tensors[0].device)

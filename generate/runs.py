@@ -242,13 +242,15 @@ def photo_sha256(path: str) -> str:
 Progress = Callable[[int], None]   # called with the caricature-steps done so far
 
 
-def execute(run: Run, where: Where, progress: Progress | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Compute a run; return its arrays and its provenance (host, node, device, precision, threads, seconds)."""
+def execute(run: Run, where: Where, progress: Progress | None = None, groups: Sequence[int] | None = None
+            ) -> tuple[dict[str, np.ndarray], dict]:
+    """Compute a run; return its arrays and its provenance (host, node, device, precision, threads, seconds).
+    `groups`: for a caricature run that packs several runs' photos (see `execute_pack`)."""
     import torch
     if where.device == "cpu":
         torch.set_num_threads(where.threads)
     t0 = time.perf_counter()
-    arrays = _KIND_FNS[run.kind](run, where, progress)
+    arrays = (_caricatures(run, where, progress, groups) if groups else _KIND_FNS[run.kind](run, where, progress))
     prov = {"host": socket.gethostname(), "node": _node_id(), "pid": os.getpid(), **where.describe(),
             "device_name": _device_name(where.device), "seconds": round(time.perf_counter() - t0, 3),
             "malloc_tuned": all(k in os.environ for k in MALLOC_ENV),
@@ -288,7 +290,8 @@ def _callback(run: Run, progress: Progress | None):
     return lambda step, _steps, _value: progress(step * run.rows)
 
 
-def _caricatures(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
+def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequence[int] | None = None
+                 ) -> dict[str, np.ndarray]:
     from generate.caricature import make_caricatures
     from generate.images import load_photo
     o, model = run.options, run.model.load()
@@ -300,7 +303,8 @@ def _caricatures(run: Run, where: Where, progress: Progress | None) -> dict[str,
     result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),
                               steps=run.steps, attribution=target, iterate=o.get("iterate", False),
                               snapshots=o.get("snapshots", ()), size=size, device=where.device,
-                              precision=where.precision, progress=_callback(run, progress), **extra)
+                              precision=where.precision, progress=_callback(run, progress), groups=groups,
+                              **extra)
     out = {"images": to_uint8(result.images), "original": to_uint8(result.originals),
            "history": result.history.astype(np.float32)}
     for name in ("cosine", "gain", "objective"):
@@ -340,6 +344,38 @@ def _attribution(run: Run, where: Where, progress: Progress | None) -> dict[str,
 
 
 _KIND_FNS = {"caricature": _caricatures, "channel": _channel, "attribution": _attribution}
+
+
+def pack_key(run: Run) -> tuple | None:
+    """Return what runs must share to be optimized in one batch (None: the run is never packed)."""
+    return (run.model, run.layers, run.steps, run.settings) if run.kind == "caricature" else None
+
+
+def execute_pack(runs: Sequence[Run], where: Where, progress: Progress | None = None
+                 ) -> list[tuple[dict[str, np.ndarray], dict]]:
+    """Compute caricature runs that share model, layers, steps and settings as one batch of all their photos;
+    return each run's arrays and provenance, as `execute` would (each run's random start is its own)."""
+    if len(runs) == 1:
+        return [execute(runs[0], where, progress)]
+    if len({pack_key(r) for r in runs}) != 1 or pack_key(runs[0]) is None:
+        raise ValueError("only caricature runs of the same model, layers, steps and settings can be packed")
+    first = runs[0]
+    packed = Run(first.kind, first.model, tuple(p for r in runs for p in r.photos), first.layers, first.steps,
+                 first.settings)
+    arrays, prov = execute(packed, where, progress, groups=[len(r.photos) for r in runs])
+    out, start = [], 0
+    for r in runs:
+        part = slice(start, start + len(r.photos))
+        start += len(r.photos)
+        out.append(({k: _photo_part(k, v, part) for k, v in arrays.items()}, {**prov, "packed_runs": len(runs)}))
+    return out
+
+
+def _photo_part(name: str, array: np.ndarray, part: slice) -> np.ndarray:
+    """Return the photos `part` of one array of a caricature run (the photo axis is 1 for the per-step ones)."""
+    if name == "snapshot_steps":
+        return array
+    return array[:, part] if name in ("history", "snapshots") else array[part]
 
 
 def photo_view(arrays: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:

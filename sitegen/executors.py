@@ -4,9 +4,10 @@
     Local(workers)               the default: worker processes on this machine, every core busy
     RayCluster("auto")           --cluster auto | ray://HOST:PORT | local:N (a throwaway cluster on 127.0.0.1)
 
-`submit(run, where, key)` returns a concurrent.futures.Future of `(arrays, provenance)`; `slots` is how many
-runs the executor computes at once; `progress()` drains `(key, caricature-steps done)` reports from the
-workers; `shutdown()` stops them, the runs in flight included. Workers only compute and send results back:
+`submit(runs, where, key)` computes a job, one run or a pack of runs optimized as one batch (on a GPU), and
+returns a concurrent.futures.Future of `[(arrays, provenance)]`, one per run; `slots` is how many jobs the
+executor computes at once; `progress()` drains `(key, caricature-steps done)` reports from the workers;
+`shutdown()` stops them, the jobs in flight included. Workers only compute and send results back:
 the driver alone writes the run cache.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from generate.files import ROOT
-from generate.runs import Run, Where, execute
+from generate.runs import Run, Where, execute_pack
 from generate.runtime import MALLOC_ENV
 
 log = logging.getLogger("build")
@@ -34,9 +35,9 @@ def _init_worker(sink) -> None:
     _SINK = sink
 
 
-def compute(run: Run, where: Where, key: str, sink=None) -> tuple[dict, dict]:
-    """Compute one run in a worker, reporting its progress to `sink` (a queue; default the worker's own) about
-    once a second."""
+def compute(runs: list[Run], where: Where, key: str, sink=None) -> list[tuple[dict, dict]]:
+    """Compute one job (a run, or runs packed into one batch) in a worker, reporting its progress to `sink` (a
+    queue; default the worker's own) about once a second."""
     sink = sink if sink is not None else _SINK
     last = [0.0]
 
@@ -46,7 +47,7 @@ def compute(run: Run, where: Where, key: str, sink=None) -> tuple[dict, dict]:
             last[0] = now
             sink.put((key, done))
 
-    return execute(run, where, report)
+    return execute_pack(runs, where, report)
 
 
 def _drain(sink) -> list[tuple[str, int]]:
@@ -66,10 +67,10 @@ class InProcess:
     def __init__(self):
         self.sink: queue.Queue = queue.Queue()
 
-    def submit(self, run: Run, where: Where, key: str) -> Future:
+    def submit(self, runs: list[Run], where: Where, key: str) -> Future:
         f: Future = Future()
         try:
-            f.set_result(compute(run, where, key, self.sink))
+            f.set_result(compute(runs, where, key, self.sink))
         except Exception as e:  # noqa: BLE001 -- the scheduler reports it with the run's name
             f.set_exception(e)
         return f
@@ -101,8 +102,8 @@ class Local:
         self.pool = ProcessPoolExecutor(self.slots, mp_context=self.ctx, initializer=_init_worker,
                                         initargs=(self.sink,))
 
-    def submit(self, run: Run, where: Where, key: str) -> Future:
-        return self.pool.submit(compute, run, where, key)
+    def submit(self, runs: list[Run], where: Where, key: str) -> Future:
+        return self.pool.submit(compute, runs, where, key)
 
     def progress(self) -> list[tuple[str, int]]:
         return _drain(self.sink)
@@ -171,8 +172,8 @@ class RayCluster:
         self.cluster.wait_for_nodes()
         return self.cluster.address
 
-    def submit(self, run: Run, where: Where, key: str) -> Future:
-        return self.task.remote(run, where, key, _NoProgress()).future()
+    def submit(self, runs: list[Run], where: Where, key: str) -> Future:
+        return self.task.remote(runs, where, key, _NoProgress()).future()
 
     def progress(self) -> list[tuple[str, int]]:
         return []   # a run counts when it finishes: a queue actor would hold a worker and make Ray churn others

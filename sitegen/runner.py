@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generate.files import write_atomic
-from generate.runs import Run, Where, run_key
+from generate.runs import Run, Where, pack_key, run_key
 from generate.runstore import RunStore
 from sitegen.errors import BuildError, display_path
 from sitegen.figures import FigureScript
@@ -115,21 +115,49 @@ def _hms(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
 
 
-def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None
-                 ) -> None:
-    """Compute the missing runs (longest first), storing each result as it arrives.
+def pack_jobs(todo: list[PlannedRun], rows: int) -> list[list[PlannedRun]]:
+    """Group runs that share model, layers, steps and settings into jobs of at most `rows` caricatures (counted at
+    the model's input size); rows 0 keeps every run a job of its own. Jobs come longest first."""
+    jobs: list[list[PlannedRun]] = []
+    if rows <= 0:
+        jobs = [[p] for p in todo]
+    else:
+        groups: dict = {}
+        for p in todo:
+            key = pack_key(p.run)
+            groups.setdefault(key if key is not None else p.key, []).append(p)
+        for members in groups.values():
+            job, used = [], 0.0
+            for p in members:
+                size = p.run.options.get("size") or _input_size(p.run.model.name)
+                need = p.run.rows * (size / _input_size(p.run.model.name)) ** 2
+                if job and used + need > rows:
+                    jobs.append(job)
+                    job, used = [], 0.0
+                job.append(p)
+                used += need
+            jobs.append(job)
+    return sorted(jobs, key=lambda job: sum(run_cost(p.run, 1.0) for p in job), reverse=True)
+
+
+def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None,
+                 pack_rows: int = 0) -> None:
+    """Compute the missing runs (longest first; packed into batches of up to `pack_rows` caricatures when it is
+    positive), storing each result as it arrives.
 
     progress(done, total) is called with caricature-steps. A run that raises stops the build with a
-    BuildError naming it and the figures that need it; a run whose worker dies is tried again (ATTEMPTS).
+    BuildError naming it and the figures that need it; a job whose worker dies is tried again (ATTEMPTS).
     """
-    todo = sorted(plan.missing, key=lambda p: run_cost(p.run, 1.0), reverse=True)
-    total = sum(p.run.work for p in todo)
+    jobs = pack_jobs(plan.missing, pack_rows)
+    total = sum(p.run.work for job in jobs for p in job)
     finished, partial, attempts = 0, {}, {}
     inflight = {}
 
-    def submit(p: PlannedRun) -> None:
-        attempts[p.key] = attempts.get(p.key, 0) + 1
-        inflight[executor.submit(p.run, where, p.key)] = p
+    def submit(job: list[PlannedRun]) -> None:
+        key = job[0].key
+        attempts[key] = attempts.get(key, 0) + 1
+        partial[key] = 0
+        inflight[executor.submit([p.run for p in job], where, key)] = job
 
     def report() -> None:
         for key, done in executor.progress():
@@ -138,46 +166,46 @@ def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=N
         if progress:
             progress(finished + sum(partial.values()), total)
 
-    for p in todo:
-        submit(p)
-        partial[p.key] = 0
+    for job in jobs:
+        submit(job)
     while inflight:
         done, _ = wait(inflight, timeout=0.5, return_when=FIRST_COMPLETED)
         broken = []
         for f in done:
-            p = inflight.pop(f)
+            job = inflight.pop(f)
             try:
-                arrays, prov = f.result()
+                results = f.result()
             except BrokenProcessPool:
-                broken.append(p)
+                broken.append(job)
                 continue
             except Exception as e:  # noqa: BLE001 -- any error of a run stops the build, naming it
-                raise _failure(p, e, plan, log_dir) from None
-            store.put(p.key, p.run.describe(), arrays, prov)
-            partial.pop(p.key, None)
-            finished += p.run.work
-        if broken:   # a worker died: every run in flight with it is lost; start a fresh pool and retry them
+                raise _failure(job, e, plan, log_dir) from None
+            for p, (arrays, prov) in zip(job, results):
+                store.put(p.key, p.run.describe(), arrays, prov)
+                finished += p.run.work
+            partial.pop(job[0].key, None)
+        if broken:   # a worker died: every job in flight with it is lost; start a fresh pool and retry them
             lost = broken + list(inflight.values())
             inflight.clear()
             executor.restart()
-            for p in lost:
-                if attempts[p.key] >= ATTEMPTS:
-                    raise BuildError(f"run failed: its worker process died {ATTEMPTS} times: {p.run} "
-                                     f"(needed by {', '.join(p.figures)})", plan.paths[p.figures[0]])
-                log.warning("a worker died; trying again: %s", p.run)
-                partial[p.key] = 0
-                submit(p)
+            for job in lost:
+                if attempts[job[0].key] >= ATTEMPTS:
+                    raise BuildError(f"run failed: its worker process died {ATTEMPTS} times: {job[0].run} "
+                                     f"(needed by {', '.join(job[0].figures)})", plan.paths[job[0].figures[0]])
+                log.warning("a worker died; trying again: %s", job[0].run)
+                submit(job)
         report()
 
 
-def _failure(p: PlannedRun, e: BaseException, plan: Plan, log_dir: Path | None) -> BuildError:
-    where = ""
+def _failure(job: list[PlannedRun], e: BaseException, plan: Plan, log_dir: Path | None) -> BuildError:
+    p, where = job[0], ""
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / f"run-{p.key[:12]}.txt"
         write_atomic(path, "".join(traceback.format_exception(e)).encode())
         where = f"; traceback: {display_path(path)}"
-    return BuildError(f"figure {p.figures[0]!r}: run failed: {type(e).__name__}: {e} — the run: {p.run} "
+    packed = f" (packed with {len(job) - 1} other runs)" if len(job) > 1 else ""
+    return BuildError(f"figure {p.figures[0]!r}: run failed: {type(e).__name__}: {e} — the run: {p.run}{packed} "
                       f"(needed by {', '.join(p.figures)}{where})", plan.paths[p.figures[0]])
 
 
