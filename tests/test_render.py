@@ -157,6 +157,31 @@ def test_streams_change_nothing_but_speed(one_thread):
     assert not np.array_equal(a.snapshots[0], a.images)
 
 
+@pytest.mark.parametrize("streams", [1, 2, 4])
+def test_the_photo_and_the_images_share_each_steps_transform(streams):
+    """lucid transforms the whole batch [photo, images…] with one draw per step. Here every image is the photo
+    itself and stays so (lr=0), so at every step and layer each image's activations must equal the photo's."""
+    photo_param = image_param("pixel", 32, 1, seed=2, sd=2.0)     # high contrast: any shift shows
+    param = image_param("pixel", 32, 4)
+    with torch.no_grad():
+        param.tensors[0].copy_(photo_param.tensors[0].expand(4, -1, -1, -1))
+        photo = photo_param.image()
+    seen = []
+
+    def same_as_photo(layer, row):
+        def fn(acts):
+            seen.append((layer, acts[layer][0].detach().clone(), acts[layer][row].detach().clone()))
+            return (acts[layer][row].float() * acts[layer][0].float()).sum()
+        return objective(fn, f"same_as_photo({layer}, {row})", layer, (row, 0))
+    terms = [same_as_photo(name, 1 + i) for i, name in enumerate(LAYERS4)]
+    out = optimize(tiny_model(), Objective([t for o in terms for t in o.terms]), param,
+                   build_transforms("standard", 32, 0), 6, originals=photo, lr=0.0, precision="fp32",
+                   streams=streams)
+    assert out.streams == streams and len(seen) == 6 * len(LAYERS4)
+    for layer, of_photo, of_image in seen:
+        torch.testing.assert_close(of_image, of_photo, rtol=1e-5, atol=1e-5, msg=lambda m, n=layer: f"{n}: {m}")
+
+
 class CountingTransforms:
     """A transform that counts how often it is applied to the originals."""
 
