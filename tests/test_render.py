@@ -274,8 +274,8 @@ def test_streams_report_progress_in_order_and_name_the_bad_row():
     seen = []
     out = run(tiny_model(), LAYERS4, steps=5, streams=2, progress=lambda s, n, v: seen.append((s, n)))
     assert out.images.shape[0] == 4
-    assert [s for s, _ in seen] == sorted(set(s for s, _ in seen)) and seen[-1] == (5, 5)
-    params, image_fn = param = image_param("pixel", 32, 4)
+    assert [s for s, _ in seen] == sorted({s for s, _ in seen}) and seen[-1] == (5, 5)
+    params, _ = param = image_param("pixel", 32, 4)
     with torch.no_grad():
         params[0][2, 0, 3, 3] = float("nan")
     with pytest.raises(RuntimeError, match=r"step 1: image row 2 \(layer res\) has non-finite pixels"):
