@@ -98,8 +98,9 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
 
 
 def _descend(model: Model, objective: Objective, stream: Stream, progress: Progress | None,
-             stop: threading.Event | None = None, shared: SharedOriginals | None = None, *, transforms, draws, originals,
-             n_orig: int, lr: float, snapshots: Sequence[int], precision: str, drop_rows: bool) -> Render:
+             stop: threading.Event | None = None, shared: SharedOriginals | None = None, *,
+             transforms: RandomTransform | Identity, draws: list, originals: torch.Tensor | None, n_orig: int,
+             lr: float, snapshots: Sequence[int], precision: str, drop_rows: bool) -> Render:
     """Adam on one stream's rows through the given transform draws; images and history in stream order.
 
     stop: an Event set when another stream failed. shared: where the streams of one run share the
