@@ -13,8 +13,8 @@ from itertools import pairwise
 
 import torch
 
+from generate.forward import Runner
 from generate.models.base import Model
-from generate.render import Runner
 
 
 @dataclass(frozen=True)

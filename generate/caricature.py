@@ -30,6 +30,10 @@ from generate.transforms import PRESETS, TransformSpec, build_transforms
 
 TRANSFORM_SEED_OFFSET = 7919  # transforms draw from their own stream, so changing one never shifts the other
 
+# (layer, row, original_row, cossim_pow) → the objective of one caricature: row's activations at layer against
+# the photo's at original_row, as lucid's dot_compare.
+ObjectiveFactory = Callable[[str, int, int, float], Objective]
+
 
 @dataclass
 class CaricatureResult:
@@ -80,6 +84,10 @@ def _settings(model: Model, run: Render, device: str, **kw) -> dict:
             "engine_version": ENGINE_VERSION, "torch": torch.__version__, "machine": platform.machine()}
 
 
+def _name(fn: Callable) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
 def _attributions(model: Model, photo: torch.Tensor, layers: list[str], target: Target | None,
                   iterate: bool) -> dict[str, torch.Tensor]:
     if iterate:
@@ -92,14 +100,16 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                      param: str = "fft", transforms: str | TransformSpec | None = "standard",
                      attribution: Target | None = None, iterate: bool = False, snapshots: Sequence[int] = (),
                      size: int | None = None, device: str | None = None, precision: str = "auto",
-                     progress: Progress | None = None, groups: Sequence[int] | None = None) -> CaricatureResult:
+                     progress: Progress | None = None, objective: ObjectiveFactory = dot_compare,
+                     groups: Sequence[int] | None = None) -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
     photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
+    objective: each caricature's objective, `objective(layer, row, original_row, cossim_pow)` (default
+    lucid's dot_compare). attribution: caricature toward a `Target` (objective Σ A·attr) instead;
+    iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²).
     groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
     as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
-    attribution: caricature toward a `Target` (objective Σ A·attr) instead of lucid's dot_compare;
-    iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²).
     """
     layers = list(layers)
     if not layers:
@@ -108,6 +118,9 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
         model.layer(name)
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
+    if objective is not dot_compare and (attribution is not None or iterate):
+        raise ValueError(f"objective={_name(objective)} and attribution or iterate exclude each other: "
+                         "attribution caricatures use attribution_dot")
     device = device or default_device()
     size = size or model.input_size
     batch = _photos(photos, size)
@@ -120,19 +133,19 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     for p in range(n_photos):
         for i, name in enumerate(layers):
             row = n_photos + p * n_layers + i
-            terms.append(dot_compare(name, row, p, cossim_pow) if attrs is None
+            terms.append(objective(name, row, p, cossim_pow) if attrs is None
                          else attribution_dot(name, attrs[p][name], row))
-    objective = Objective([t for o in terms for t in o.terms])
+    total = Objective([t for o in terms for t in o.terms])
     groups = list(groups or [n_photos])
     if sum(groups) != n_photos or min(groups) < 1:
         raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
     params = Param.cat([image_param(param, size, g * n_layers, seed=seed, device=device) for g in groups])
     trans = build_transforms(transforms, size, seed + TRANSFORM_SEED_OFFSET)
     fast = exact if resolve_precision(precision, device) == "fp32" else model
-    run = optimize(fast, objective, params, trans, steps, originals=batch, lr=lr, snapshots=snapshots,
+    run = optimize(fast, total, params, trans, steps, originals=batch, lr=lr, snapshots=snapshots,
                    precision=precision, progress=progress)
     images = torch.from_numpy(run.images).permute(0, 3, 1, 2)
-    values, acts = evaluate(exact, objective, images, batch)
+    values, acts = evaluate(exact, total, images, batch)
     metrics = [[{**compare(acts[name][n_photos + p * n_layers + i], acts[name][p]),
                  "objective": values[p * n_layers + i]} for i, name in enumerate(layers)]
                for p in range(n_photos)]
@@ -145,7 +158,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                          seed=seed, lr=lr, cossim_pow=cossim_pow, param=param,
                          transforms=_transform_settings(transforms), size=size,
                          attribution=None if attribution is None else attribution.name, iterate=iterate,
-                         objective="attribution_dot" if attrs is not None else "dot_compare")
+                         objective="attribution_dot" if attrs is not None else _name(objective))
     return CaricatureResult(run.images.reshape(shape), to_numpy(batch), layers, metrics,
                             {k: v.reshape(shape) for k, v in run.snapshots.items()},
                             run.history.reshape(-1, n_photos, n_layers), maps, settings)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generate.forward import Runner
 from generate.models.base import Model
 from generate.objectives import Objective, Rows
-from generate.render import Runner
 
 
 def compare(car: torch.Tensor | np.ndarray, orig: torch.Tensor | np.ndarray) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Article Markdown → HTML: Jinja variables first, then Python-Markdown with math, citations and blocks.
 
 Syntax beyond Markdown (with footnotes `[^1]`, tables, fenced code, attr_list, md_in_html, toc, smarty):
-  [@key] / [@a; @b]     citation, numbered later (citations.number)
+  [@key] / [@a; @b]     citation, numbered later (citations.Citer); raw `<d-cite key="a,b"></d-cite>`
+                        (Distill's markup, or `data-keys=`) is checked and numbered the same way
   $x^2$ / $$\\sum_i x_i$$ math, rendered to MathML (math.py)
   ::: aside … :::       a margin note (l-gutter); `::: methods … :::` fills the appendix's Methods slot
   {{ figure("id", caption="…") }} and {{ fig.<id>.metrics.<name> }}   through Jinja (expand)
@@ -23,6 +24,8 @@ from sitegen.math import MathError, MathExtension
 
 BLOCKS = ("aside", "methods")
 CITE_RE = r"\[(@[\w:./+-]+(?:\s*;\s*@[\w:./+-]+)*)\]"
+RAW_CITE_RE = re.compile(r"(<d-cite\b[^>]*>)\s*(?:</d-cite>)?", re.IGNORECASE)
+KEYS_ATTR_RE = re.compile(r"""\s(?:data-keys|key)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 MARK = "%%{}%%"            # a paragraph of its own survives Markdown as <p>%%…%%</p>
 MARK_RE = re.compile(r"<p>%%(\w+):([\w.-]+)%%</p>")
 FOOTNOTES_RE = re.compile(r'<div class="footnote">.*</div>\s*\Z', re.DOTALL)
@@ -133,17 +136,40 @@ def convert(text: str, path: Path, keys: set[str], first_line: int = 1) -> Conve
     try:
         html = md.convert(text)
     except CitationError as e:
-        key = e.args[0]
-        raise BuildError(f"unknown citation key {key!r}: add it to references.bib or fix the key", path,
-                         _line(text, "@" + key, first_line)) from None
+        raise _unknown_key(e.args[0], path, _line(text, "@" + e.args[0], first_line)) from None
     except MathError as e:
         raise BuildError(str(e), path, _line(text, e.latex, first_line)) from None
+    html = _raw_citations(html, text, path, keys, first_line)
     footnotes = ""
     m = FOOTNOTES_RE.search(html)
     if m:
         html, footnotes = html[:m.start()], m.group(0)
     html, slots = _apply_marks(html)
     return Converted(html=html, toc=_toc(md.toc_tokens), slots=slots, footnotes=footnotes)
+
+
+def _unknown_key(key: str, path: Path, line: int | None) -> BuildError:
+    return BuildError(f"unknown citation key {key!r}: add it to references.bib or fix the key", path, line)
+
+
+def _raw_citations(html: str, text: str, path: Path, keys: set[str], first_line: int) -> str:
+    """Check the keys of each <d-cite> tag and rewrite it as the placeholder `[@…]` leaves for the Citer.
+
+    Raw HTML passes through Markdown verbatim, so the tag is found in the source to name its line; tags
+    inside code are escaped by then and do not match.
+    """
+    def check(m: re.Match) -> str:
+        line = _line(text, m.group(1), first_line)
+        attr = KEYS_ATTR_RE.search(m.group(1))
+        found = [k.strip() for k in (attr.group(1) or attr.group(2) or "").split(",") if k.strip()] if attr else []
+        if not found:
+            raise BuildError(f"{m.group(1)} names no citation key: write <d-cite key=\"a,b\"></d-cite> or [@a; @b]",
+                             path, line)
+        for k in found:
+            if k not in keys:
+                raise _unknown_key(k, path, line)
+        return f'<d-cite data-keys="{",".join(found)}"></d-cite>'
+    return RAW_CITE_RE.sub(check, html)
 
 
 def _toc(tokens: list[dict]) -> list[dict]:

@@ -78,19 +78,21 @@ class Scale(nn.Module):
         return self.conv(x)
 
 
-def linear_model(w1: torch.Tensor, w2: torch.Tensor, w3: torch.Tensor) -> Model:
-    """Return a = W1·x, b = W2·a per pixel, logits = W3·Σ_xy b (identity preprocess): known gradients."""
+def linear_model(*ws: torch.Tensor) -> Model:
+    """Return hidden layers a = W1·x, b = W2·a, … per pixel, then logits = W_last·Σ_xy (identity
+    preprocess): known gradients. The last matrix is the logits'; each one before it is a hidden layer."""
     class SumLogits(nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc = nn.Linear(w3.shape[1], w3.shape[0], bias=False)
+            self.fc = nn.Linear(ws[-1].shape[1], ws[-1].shape[0], bias=False)
             with torch.no_grad():
-                self.fc.weight.copy_(w3)
+                self.fc.weight.copy_(ws[-1])
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.fc(x.sum((2, 3)))
 
-    stages = nn.ModuleList([Scale(w1), Scale(w2), SumLogits()]).eval().requires_grad_(False)
-    layers = [Layer("a", "a", 0, "block", w1.shape[0], 1), Layer("b", "b", 1, "block", w2.shape[0], 1),
-              Layer("logits", "logits", 2, "logits", w3.shape[0], 1)]
+    stages = nn.ModuleList([*(Scale(w) for w in ws[:-1]), SumLogits()]).eval().requires_grad_(False)
+    names = "abcdefgh"[:len(ws) - 1]
+    layers = [*(Layer(n, n, i, "block", w.shape[0], 1) for i, (n, w) in enumerate(zip(names, ws))),
+              Layer("logits", "logits", len(ws) - 1, "logits", ws[-1].shape[0], 1)]
     return Model("linear", 8, stages, {lay.name: lay for lay in layers}, lambda x: x, "random")

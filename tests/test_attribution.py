@@ -19,6 +19,8 @@ W1, W2, W3 = RNG.normal(size=(4, 3)), RNG.normal(size=(5, 4)), RNG.normal(size=(
 X = RNG.normal(size=(3, 8, 8))
 A = np.einsum("ij,jhw->ihw", W1, X)
 B = np.einsum("ij,jhw->ihw", W2, A)
+W4 = RNG.normal(size=(3, 5))          # a third hidden layer c = W4·b, for iterating over three layers
+C = np.einsum("ij,jhw->ihw", W4, B)
 
 
 def model():
@@ -63,6 +65,27 @@ def test_iterated_attribution_closed_form():
     np.testing.assert_allclose(default["b"].numpy(), norm(2 * B * B), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(default["a"].numpy(), norm(A * np.einsum("ji,jhw->ihw", W2, norm(2 * B * B))),
                                rtol=1e-4, atol=1e-5)
+
+
+def deep_model():
+    return linear_model(*(torch.tensor(w, dtype=torch.float32) for w in (W1, W2, W4, W3[:, :3])))
+
+
+def test_iterated_attribution_holds_each_layers_attribution_constant():
+    """Over three layers the layer below sees the one above only as constant weights: with a gradient
+    through attr_b as well, attr_a would change (with two layers it cannot, attr_top comes from its own pass)."""
+    got = iterated_attribution(deep_model(), image(), ["c", "a", "b"], logit(1))
+    attr_c = norm(C * W3[1, :3][:, None, None])
+    attr_b = norm(B * np.einsum("ji,jhw->ihw", W4, attr_c))
+    attr_a = norm(A * np.einsum("ji,jhw->ihw", W2, attr_b))
+    for name, want in (("c", attr_c), ("b", attr_b), ("a", attr_a)):
+        np.testing.assert_allclose(got[name].numpy(), want, rtol=1e-4, atol=1e-5, err_msg=name)
+    default = iterated_attribution(deep_model(), image(), ["a", "b", "c"])  # start: Σ c² at the top layer
+    attr_c = norm(2 * C * C)
+    attr_b = norm(B * np.einsum("ji,jhw->ihw", W4, attr_c))
+    attr_a = norm(A * np.einsum("ji,jhw->ihw", W2, attr_b))
+    for name, want in (("c", attr_c), ("b", attr_b), ("a", attr_a)):
+        np.testing.assert_allclose(default[name].numpy(), want, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_attribution_map_sums_channels():

@@ -6,6 +6,7 @@ import torch
 
 from generate.attribution import logit
 from generate.caricature import make_caricatures, visualize_channel
+from generate.objectives import objective
 from tests.engine_models import tiny_model
 
 
@@ -32,6 +33,31 @@ def test_same_seed_same_pixels_and_metrics():
     b = make_caricatures(tiny_model(), photos(1), ["res"], steps=4, seed=2, device="cpu", precision="fp32")
     np.testing.assert_array_equal(a.images, b.images)
     assert a.metrics == b.metrics
+
+
+def test_a_custom_objective_factory_is_used_and_named():
+    calls = []
+
+    def plain_dot(layer, row, original, cossim_pow):
+        """⟨A_row, A_original⟩ whatever cossim_pow: what dot_compare computes at cossim_pow=0."""
+        calls.append((layer, row, original, cossim_pow))
+
+        def fn(acts):
+            return (acts[layer][row].float() * acts[layer][original].float().detach()).sum()
+        return objective(fn, f"plain_dot({layer}, {row})", layer, (row, original))
+
+    kw = {"steps": 4, "seed": 1, "device": "cpu", "precision": "fp32"}
+    mine = make_caricatures(tiny_model(), photos(2), ["down", "res"], cossim_pow=1, objective=plain_dot, **kw)
+    # Rows of the batch [photo 0, photo 1, (photo 0, down), (photo 0, res), (photo 1, down), (photo 1, res)].
+    assert calls == [("down", 2, 0, 1), ("res", 3, 0, 1), ("down", 4, 1, 1), ("res", 5, 1, 1)]
+    assert mine.settings["objective"] == "plain_dot" and mine.settings["cossim_pow"] == 1
+    lucid = make_caricatures(tiny_model(), photos(2), ["down", "res"], cossim_pow=1, **kw)
+    assert lucid.settings["objective"] == "dot_compare"
+    assert not np.array_equal(mine.images, lucid.images)
+    plain = make_caricatures(tiny_model(), photos(2), ["down", "res"], cossim_pow=0, **kw)
+    np.testing.assert_array_equal(mine.images, plain.images)
+    with pytest.raises(ValueError, match="exclude each other"):
+        make_caricatures(tiny_model(), photos(1), ["res"], objective=plain_dot, attribution=logit(1), **kw)
 
 
 def test_attribution_caricatures_and_maps():

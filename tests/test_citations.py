@@ -92,6 +92,29 @@ def test_markdown_citations_and_unknown_key_line():
     assert str(e.value).startswith("article/index.md:22: unknown citation key 'nope'")
 
 
+@pytest.mark.parametrize("tag", ['<d-cite key="nope"></d-cite>', '<d-cite data-keys="a,nope"></d-cite>',
+                                 "<d-cite key='a, nope'>\n</d-cite>"])
+def test_raw_d_cite_with_an_unknown_key_names_file_line_and_key(tag):
+    with pytest.raises(BuildError) as e:
+        convert(f"Line one.\n\nLine *three* {tag} [@a].\n", Path("article/index.md"), {"a"}, first_line=20)
+    assert str(e.value).startswith("article/index.md:22: unknown citation key 'nope'")
+    with pytest.raises(BuildError) as e:
+        convert("One.\n\nThree: [^n]\n\n[^n]: A note <d-cite key=\"zz\"></d-cite>.\n", Path("x.md"), set())
+    assert e.value.line == 5 and "'zz'" in e.value.message
+    with pytest.raises(BuildError, match="names no citation key") as e:
+        convert("One.\n<d-cite></d-cite>\n", Path("x.md"), {"a"})
+    assert e.value.line == 2
+
+
+def test_raw_d_cite_with_known_keys_is_numbered_like_brackets():
+    refs = {k: citations.Reference(k, k, "", "2020", "", "") for k in "ab"}
+    html = convert('See <d-cite key="b, a"></d-cite>, [@a] and `<d-cite key="nope">` in code.\n', Path("x.md"),
+                   set(refs)).html
+    page = Citer(refs).sub(html)
+    assert re.findall(r">\[([\d, ]+)\]<", page) == ["1, 2", "2"]
+    assert "<code>&lt;d-cite key=\"nope\"&gt;</code>" in page and "<d-cite" not in page
+
+
 def test_real_bibliography_has_the_required_entries():
     refs = citations.load(ROOT / "article" / "references.bib")
     expected = {"olah2017feature": "2017", "mahendran2015understanding": "2015", "olah2018building": "2018",

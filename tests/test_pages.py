@@ -1,4 +1,7 @@
-"""Figure numbering across included section files (sitegen/pages.py)."""
+"""Figure numbering across included section files, missing values, and figure JSON inlined in the page
+(sitegen/pages.py)."""
+import json
+
 from sitegen.pages import number_figures, with_includes
 
 
@@ -41,3 +44,46 @@ def test_cossim_text_follows_what_the_gain_did():
     assert "stays about where it was (1.03 and 0.99)" in render(1.03, 0.99)
     assert "gain falls from 1.20 to 0.90" in render(1.2, 0.9) and "without giving up" not in render(1.2, 0.9)
     assert "gain rises too, from 1.00 to 1.30" in render(1.0, 1.3)
+
+
+def test_figure_json_inlined_in_the_page_cannot_end_its_script_element(tmp_path):
+    """A figure's JSON sits inside <script type="application/json">, where any `</script` ends the element
+    (HTML's script data state): data holding one must come back whole through an HTML parser."""
+    from html.parser import HTMLParser
+
+    from sitegen.config import BuildConfig
+    from sitegen.frontmatter import parse
+    from sitegen.pages import render_page
+    from sitegen.pipeline import Article
+
+    path = tmp_path / "index.md"
+    path.write_text("---\ntitle: T\ndescription: D\nauthors:\n  - name: A B\ndate: 2026-01-15\nlicence: CC-BY-4.0\n"
+                    "bibtex_key: b2026\n---\n\nText.\n\n{{ figure(\"x\") }}\n")
+    meta, _, _ = parse(path.read_text(), path)
+    data = {"label": "a </script><script>alert(1)</script> b", "upper": "</SCRIPT >", "more": "<\\/ and </"}
+    index = {"title": "X", "caption": "C.", "layout": "l-body", "view": "grid", "sheets": [], "tiles": {},
+             "data": data, "metrics": {}}
+    page = render_page(Article(path, path.read_text(), meta, {}), {"x": index}, {}, BuildConfig(),
+                       {"scripts": [], "styles": []})
+
+    class Scripts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.texts = False, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "script" and ("class", "figure-data") in attrs:
+                self.inside = True
+                self.texts.append("")
+
+        def handle_endtag(self, tag):
+            self.inside = self.inside and tag != "script"
+
+        def handle_data(self, text):
+            if self.inside:
+                self.texts[-1] += text
+
+    parser = Scripts()
+    parser.feed(page)
+    assert len(parser.texts) == 1
+    assert json.loads(parser.texts[0]) == index

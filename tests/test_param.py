@@ -36,15 +36,32 @@ def test_to_rgb_is_matrix_per_pixel_then_sigmoid():
     np.testing.assert_allclose(to_rgb(t).numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
+def numpy_fft_image(spectrum: np.ndarray, h: int, w: int, decay: float) -> np.ndarray:
+    """lucid's recipe in numpy: scaled spectrum × sqrt(w·h), irfft2 (which divides by h·w), /4, colour, sigmoid."""
+    complex_spec = (spectrum[..., 0] + 1j * spectrum[..., 1]) * numpy_freq_scale(h, w, decay) * np.sqrt(w * h)
+    t = np.fft.irfft2(complex_spec, s=(h, w)) / 4
+    return 1 / (1 + np.exp(-np.einsum("ij,bjhw->bihw", LUCID / 0.4619524, t)))
+
+
 @pytest.mark.parametrize("h,w", [(16, 16), (12, 9)])
 def test_fft_image_matches_lucid_normalization(h, w):
     (spec,), image_fn = fft_image((h, w), batch=2, generator=torch.Generator().manual_seed(1))
     assert spec.shape == (2, 3, h, w // 2 + 1, 2)
-    s = spec.detach().numpy()
-    complex_spec = (s[..., 0] + 1j * s[..., 1]) * numpy_freq_scale(h, w, 1.0) * np.sqrt(w * h)
-    t = np.fft.irfft2(complex_spec, s=(h, w)) / 4  # numpy's default irfft divides by h·w, like lucid's
-    ref = 1 / (1 + np.exp(-np.einsum("ij,bjhw->bihw", LUCID / 0.4619524, t)))
+    ref = numpy_fft_image(spec.detach().numpy(), h, w, 1.0)
     np.testing.assert_allclose(image_fn().detach().numpy(), ref, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("decay", [0.5, 2.0])
+def test_fft_image_and_image_param_use_decay_power(decay):
+    # sd=0.3 so that the image is far from grey and the spectrum's scaling shows in every pixel.
+    (spec,), image_fn = fft_image((12, 9), batch=2, sd=0.3, decay_power=decay,
+                                  generator=torch.Generator().manual_seed(1))
+    ref = numpy_fft_image(spec.detach().numpy(), 12, 9, decay)
+    assert np.abs(ref - numpy_fft_image(spec.detach().numpy(), 12, 9, 1.0)).max() > 1e-2
+    np.testing.assert_allclose(image_fn().detach().numpy(), ref, rtol=1e-4, atol=1e-6)
+    (spec,), image_fn = image_param("fft", (12, 9), 2, seed=4, sd=0.3, decay_power=decay)
+    np.testing.assert_allclose(image_fn().detach().numpy(), numpy_fft_image(spec.detach().numpy(), 12, 9, decay),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_fft_spectrum_is_normal_with_sd():

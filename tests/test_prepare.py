@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from generate.forward import Runner
 from generate.prepare import patch_convs, prepare_model, resolve_precision, split_strided_depthwise
-from generate.render import Runner
 from tests.engine_models import tiny_model
 
 

@@ -9,7 +9,17 @@ import pytest
 
 import generate
 from generate import runs as runs_mod
-from generate.runs import ModelRef, Where, attribution, caricature, channel, execute, make_run, photo_view, run_key
+from generate.runs import (
+    ModelRef,
+    Where,
+    attribution,
+    caricature,
+    channel,
+    execute,
+    make_run,
+    photo_view,
+    run_key,
+)
 from generate.runstore import RunStore
 
 LITE0 = ModelRef("efficientnet_lite0")
