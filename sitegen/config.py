@@ -30,6 +30,7 @@ class BuildConfig:
     device: str = "auto"                              # CUDA when present, else the CPU
     precision: str = "auto"                           # bf16 where the hardware has it, else fp32
     threads: int = 1                                  # threads per run on the CPU
+    pack: int | None = None                           # caricatures per packed batch (None: 64 on CUDA, off on CPU)
     plan: bool = False
     seed: int | None = None
     sheet_format: str = "webp"
@@ -88,6 +89,10 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     ap.add_argument("--threads", type=int, default=d.threads, metavar="N",
                     help="threads per run on the CPU (default 1: every core runs its own run); part of the "
                          "run key, since the engine's row groups follow it")
+    ap.add_argument("--pack", type=int, default=None, metavar="N",
+                    help="optimize runs that share model, layers, steps and settings as one batch of up to N "
+                         "caricatures at the model's input size (default: 64 on CUDA, where one small run would "
+                         "leave the GPU idle; 0 = off, the default on the CPU)")
     ap.add_argument("--device", default=d.device, help="auto (default: CUDA when present), cpu or cuda")
     ap.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                     help="auto (default): bf16 where the processor or GPU has it, else fp32")
@@ -103,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     a = ap.parse_args(argv)
     if a.jobs is not None and a.jobs < 0:
         ap.error("--jobs must be 0 or more")
+    if a.pack is not None and a.pack < 0:
+        ap.error("--pack must be 0 or more")
     if a.threads < 1:
         ap.error("--threads must be at least 1")
     if a.cluster and not (a.cluster == "auto" or a.cluster.startswith("ray://") or ":" in a.cluster):
@@ -110,5 +117,5 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     paths = {k: getattr(a, k).resolve() for k in ("article", "figures", "templates", "assets", "credits", "out", "cache")}
     return BuildConfig(quick=a.quick, only=tuple(dict.fromkeys(a.only)), force=a.force, serve=a.serve, port=a.port,
                        jobs=a.jobs, cluster=a.cluster, device=a.device, precision=a.precision, threads=a.threads,
-                       plan=a.plan, seed=a.seed, sheet_format=a.sheet_format, progress=a.progress,
+                       pack=a.pack, plan=a.plan, seed=a.seed, sheet_format=a.sheet_format, progress=a.progress,
                        **paths)

@@ -106,7 +106,7 @@ def make_runs(site: Site, config: BuildConfig) -> None:
     t0 = time.perf_counter()
     try:
         execute_plan(site.plan, executor, site.where, RunStore(config.cache / "runs"), progress,
-                     config.cache / "logs")
+                     config.cache / "logs", pack_rows=pack_rows(config, site.where))
     finally:
         bar.close()
         executor.shutdown()
@@ -220,6 +220,11 @@ def show_plan(config: BuildConfig) -> str:
     slots = make_executor_slots(config, site.where)
     speed = measure_speed(site.where, config.cache) if plan.missing else None
     return plan_table(plan, speed, slots)
+
+
+def pack_rows(config: BuildConfig, where: Where) -> int:
+    """Return how many caricatures one packed batch may hold: --pack, else 64 on a GPU and none on the CPU."""
+    return config.pack if config.pack is not None else (64 if where.device == "cuda" else 0)
 
 
 def make_executor_slots(config: BuildConfig, where: Where) -> int:

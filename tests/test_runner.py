@@ -213,3 +213,12 @@ def test_local_workers_get_tuned_malloc_and_give_the_in_process_pixels(tmp_path)
     assert all(r["provenance"]["malloc_tuned"] for r in runs)
     assert len({r["provenance"]["pid"] for r in runs}) >= 1 and all(r["provenance"]["pid"] != os.getpid()
                                                                     for r in runs)
+
+
+@pytest.mark.slow
+def test_pack_optimizes_runs_that_share_settings_as_one_batch(tmp_path):
+    packed = build(config_for(tmp_path, pack=64))
+    counts = sorted(r["provenance"]["packed_runs"] for r in packed.figures["pairs"]["provenance"]["runs"])
+    assert counts == [3, 3, 3]                  # the three photos at block1, one batch (the cat's run shared)
+    assert [r["provenance"].get("packed_runs") for r in packed.figures["shared"]["provenance"]["runs"]
+            if r["run"]["layers"] == ["block2"]] == [None]

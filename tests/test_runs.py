@@ -147,3 +147,45 @@ def test_execute_each_kind_and_record_where_it_ran():
     assert photo_view(attr, 0)["attribution_map_1"].shape == (4, 4)
     broken, _ = execute(_run(model=ModelRef("efficientnet_lite0", preprocess="x255")), CPU)
     assert not np.array_equal(broken["images"], execute(_run(), CPU)[0]["images"])
+
+
+@pytest.mark.slow
+def test_packed_runs_give_each_run_its_own_pixels_and_numbers():
+    """Two runs optimized as one batch: each gets what it gets alone (its own random start, same transforms)."""
+    from generate.runs import execute_pack
+    runs = [_run(photos=[CAT], layers=["block1", "block3"], settings={"attribution": "energy:block4"}),
+            _run(photos=[PANDA, "images/objects/coffee.jpg"], layers=["block1", "block3"],
+                 settings={"attribution": "energy:block4"})]
+    alone = [execute(r, CPU)[0] for r in runs]
+    packed = execute_pack(runs, CPU)
+    assert [prov["packed_runs"] for _, prov in packed] == [2, 2]
+    for (got, _), want in zip(packed, alone):
+        assert sorted(got) == sorted(want)
+        for name in want:
+            assert got[name].shape == want[name].shape, name
+            if want[name].dtype == np.uint8:
+                assert np.abs(got[name].astype(int) - want[name]).max() <= 1, name
+            else:
+                np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-6, err_msg=name)
+        assert np.mean(got["images"] != want["images"]) < 0.01
+    with pytest.raises(ValueError, match="can be packed"):
+        execute_pack([runs[0], _run(layers=["block2"])], CPU)
+
+
+def test_pack_jobs_groups_runs_that_share_everything_but_photos_within_the_row_budget():
+    from sitegen.runner import PlannedRun, pack_jobs
+    same = [_run(photos=[p], layers=["block1", "block2"]) for p in (CAT, PANDA, "images/objects/coffee.jpg")]
+    other = _run(photos=[CAT], layers=["block3"])
+    vis = channel(LITE0, "block1", 3, steps=3, size=32)
+    todo = [PlannedRun(str(i), r, ["f"], False) for i, r in enumerate([*same, other, vis])]
+    alone = pack_jobs(todo, 0)
+    assert sorted(len(j) for j in alone) == [1] * 5
+    jobs = pack_jobs(todo, 64)
+    assert sorted(len(j) for j in jobs) == [1, 1, 3]
+    assert {p.run for j in jobs if len(j) == 3 for p in j} == set(same)
+    full = [_run(photos=[p], layers=["block1", "block2"], settings={"size": 224}) for p in (CAT, PANDA)]
+    small = _run(photos=["images/objects/coffee.jpg"], layers=["block1", "block2"], settings={"size": 224})
+    full.append(small)
+    todo = [PlannedRun(str(i), r, ["f"], False) for i, r in enumerate(full)]
+    assert sorted(len(j) for j in pack_jobs(todo, 4)) == [1, 2]     # two rows each at the input size: two fit
+    assert sorted(len(j) for j in pack_jobs(todo, 6)) == [3]
