@@ -94,11 +94,12 @@ def with_includes(text: str, folder: Path, depth: int = 0) -> str:
     return text if depth > 8 else INCLUDE_RE.sub(inline, text)
 
 
-def compute_seconds(indices) -> float:
-    """Return the seconds the figures took to compute: each distinct run once, plus every figure's assembly."""
+def compute_seconds(figures) -> float:
+    """Return the seconds figures took to compute: each distinct run once, plus every figure's assembly.
+    `figures`: index dicts, or the text's FigureVars (anything with a provenance)."""
     runs, assemble = {}, 0.0
-    for idx in indices:
-        prov = idx.get("provenance") or {}
+    for fig in figures:
+        prov = (fig.get("provenance") if isinstance(fig, dict) else fig.provenance) or {}
         assemble += prov.get("assemble_s", prov.get("wall_time_s", 0))
         runs.update({r["key"]: r["provenance"]["seconds"] for r in prov.get("runs", [])})
     return assemble + sum(runs.values())
@@ -111,7 +112,7 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
                          idx.get("data", {}), MissingMetrics() if idx.get("missing") else idx.get("provenance") or {})
            for i, idx in figures.items()}
     build = {"figure_seconds": Missing() if any(idx.get("missing") for idx in figures.values()) else
-             compute_seconds(figures.values())}
+             compute_seconds(figures.values()), "seconds": compute_seconds}
     placed: dict[str, dict] = {}
     keys = set(article.refs)
 
