@@ -92,7 +92,7 @@ def test_figure_json_inlined_in_the_page_cannot_end_its_script_element(tmp_path)
 def test_compute_seconds_counts_a_shared_run_once_and_every_assembly():
     from sitegen.pages import compute_seconds
 
-    run = lambda key, s: {"key": key, "provenance": {"seconds": s}}   # noqa: E731
+    run = lambda key, s: {"key": key, "provenance": {"seconds": s}}
     a = {"provenance": {"assemble_s": 1.0, "runs": [run("x", 10.0), run("y", 5.0)]}}
     b = {"provenance": {"assemble_s": 2.0, "runs": [run("x", 10.0)]}}
     assert compute_seconds([a, b]) == 18.0 and compute_seconds([b]) == 12.0 and compute_seconds([]) == 0
