@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     ap.add_argument("--only", action="append", default=[], metavar="FIG",
                     help="run only figure FIG when it is stale (always, with --force); repeatable; the "
                          "others are taken from the cache as they are")
-    ap.add_argument("--force", action="store_true", help="regenerate the selected figures even if cached")
+    ap.add_argument("--force", action="store_true", help="assemble the selected figures again even if cached (their runs still come from "
+                         ".cache/runs/: remove it to compute them again)")
     ap.add_argument("--serve", action="store_true",
                     help="serve the site on 127.0.0.1:PORT and rebuild when article/templates/assets/figures change")
     ap.add_argument("--port", type=int, default=d.port, help=f"port for --serve (default {d.port})")
