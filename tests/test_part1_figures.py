@@ -85,3 +85,17 @@ def test_seed_spread_measures_ranges_and_agreement_between_seeds():
     out = _runs.seed_spread(config, spec, 1)
     assert out["block7"]["cross_pixel_r"] == pytest.approx(-1.0)
     assert out["block7"]["cross_cosine"] < 0.99
+
+
+def test_travel_cosines_are_one_for_the_photo_itself_and_lower_for_another():
+    from generate.figures._common import model_for
+    from generate.figures.travel import cosines
+    from generate.files import ROOT, to_uint8
+    from generate.images import load_photo
+
+    photo, other = (to_uint8(load_photo(ROOT / p, 64).permute(1, 2, 0).numpy())
+                    for p in ("images/animals/panda.jpg", "images/objects/coffee.jpg"))
+    layers = ["block0", "block7", "block15"]
+    model = model_for("efficientnet_lite0")
+    assert cosines(model, photo, photo, layers) == pytest.approx([1.0] * 3, abs=1e-6)
+    assert all(c < 0.9 for c in cosines(model, other, photo, layers))

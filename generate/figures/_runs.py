@@ -9,10 +9,13 @@ run, and figures that need the same chunk share its run.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from generate.figure import FigureConfig, FigureSpec
 from generate.figures._common import COMPARE, TEASER, model_for, one, ref
-from generate.figures._measures import image_metrics, pixel_correlation
+from generate.figures._measures import image_metrics, pixel_correlation, to_tensor
+from generate.files import ROOT, to_uint8
+from generate.images import load_photo
 from generate.models.base import Model
 from generate.runs import ModelRef, Run, caricature
 
@@ -99,6 +102,15 @@ def seed_spread(config: FigureConfig, spec: FigureSpec, extra: int) -> dict:
         values = [out[n][name] for n in core["layers"]]
         out[f"{name}_min"], out[f"{name}_max"] = min(values), max(values)
     return out
+
+
+def photo_channels(spec: FigureSpec, path: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Return the photo as the core runs see it (uint8 at the core size) and its most active channel at each of
+    spec.layers in Lite0."""
+    photo = to_uint8(load_photo(ROOT / path, spec.params["core"]["size"]).permute(1, 2, 0).numpy())
+    with torch.no_grad():
+        acts = model_for(LITE0).activations(to_tensor(photo[None]), list(spec.layers))
+    return photo, {n: int(acts[n][0].float().mean((1, 2)).argmax()) for n in spec.layers}
 
 
 def depth_layers(model: Model, depths: dict[str, int]) -> dict[str, str]:

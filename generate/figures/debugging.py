@@ -18,9 +18,7 @@ from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalo
 from generate.figures import _common as common
 from generate.figures._attribution import high_frequency
 from generate.figures._measures import image_metrics, pixel_correlation, to_tensor
-from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label
-from generate.files import ROOT, to_uint8
-from generate.images import load_photo
+from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label, photo_channels
 from generate.runs import Run, caricature, channel
 
 SETUPS = {  # key: (label, model variant, settings for both optimizations)
@@ -48,15 +46,6 @@ def variant(kind: str | None):
     if kind == "x255":
         return common.ref(LITE0, preprocess="x255")
     return common.ref(LITE0, weights="random", seed=0) if kind == "random" else common.ref(LITE0)
-
-
-def photo_channels(spec: FigureSpec, path: str) -> tuple[np.ndarray, dict[str, int]]:
-    """Return the photo as the caricature runs see it (uint8 at the core size) and its most active channel at
-    each layer of the healthy model."""
-    photo = to_uint8(load_photo(ROOT / path, spec.params["core"]["size"]).permute(1, 2, 0).numpy())
-    with torch.no_grad():
-        acts = common.model_for(LITE0).activations(to_tensor(photo[None]), list(spec.layers))
-    return photo, {n: int(acts[n][0].float().mean((1, 2)).argmax()) for n in spec.layers}
 
 
 def setup_runs(spec: FigureSpec, path: str, channels: dict[str, int]) -> dict[str, tuple[dict[str, Run], Run | None]]:
