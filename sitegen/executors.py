@@ -148,7 +148,7 @@ class RayCluster:
                  runtime_env={"working_dir": str(ROOT), "excludes": RAY_EXCLUDES, "env_vars": env})
         self.ray = ray
         gpus = 1 if where.device == "cuda" else 0
-        self.task = ray.remote(compute).options(num_cpus=0 if gpus else where.threads, num_gpus=gpus,
+        self.task = ray.remote(compute).options(num_cpus=1 if gpus else where.threads, num_gpus=gpus,
                                                 max_retries=retries)
         resources = ray.cluster_resources()
         self.slots = max(1, int(resources.get("GPU", 0) if gpus else resources.get("CPU", 1) // where.threads))
