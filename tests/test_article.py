@@ -133,6 +133,20 @@ def test_convergence_chart_shows_a_tooltip(open_page, article_url):
     assert tip.is_visible() and "steps" in tip.inner_text()
 
 
+def test_travel_chart_names_each_series_and_block_in_its_tooltip(open_page, article_url):
+    page = _load(open_page(article_url + "index.html", **DESKTOP))
+    index = _index(page, "travel")
+    panels = index["data"]["panels"]
+    assert [s["label"] for s in panels[0]["series"]] == ["caricature", "visualization", "other photo"]
+    points = page.locator("#fig-travel circle.cv-pt")
+    assert points.count() == sum(len(s["points"]) for p in panels for s in p["series"])
+    points.nth(4).focus()
+    tip = page.locator("#fig-travel .cv-tooltip")
+    assert tip.is_visible() and tip.inner_text().startswith("caricature · block output 4: ")
+    page.keyboard.press("ArrowDown")
+    assert tip.inner_text().startswith("visualization · block output 4: ")
+
+
 def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, article_url):
     probe = open_page(article_url + "index.html", **PHONE)
     page = _load(probe)
