@@ -40,6 +40,9 @@ RECIPES = {
     "lr2": Recipe(rates=(2.0, 2.0)),                          # constant 0.1: the best constant rate measured
     "rows": Recipe(rates=(8.0, 1.0)),                         # 0.4 at the stem … 0.05 at the head
     "rows-mid": Recipe(rates=(4.0, 1.5)),                     # 0.2 … 0.075
+    "rows-wide": Recipe(rates=(8.0, 0.6)),                    # 0.4 … 0.03
+    "rows-b1": Recipe(rates=(8.0, 1.0), betas=(0.95, 0.999)),  # more momentum against the transforms' noise
+    "rows-b2": Recipe(rates=(8.0, 1.0), betas=(0.9, 0.99)),    # second moment of the last ~100 steps only
     "coarse": Recipe(rates=(2.0, 2.0), coarse=0.25),
     "coarse-rows": Recipe(rates=(8.0, 1.0), coarse=0.25),
 }
