@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generate import ENGINE_VERSION, objectives
+from generate import ENGINE_VERSION, objectives, schedule
 from generate.attribution import Target, attribute, attribution_map, iterated_attribution
 from generate.metrics import compare, evaluate
 from generate.models.base import Model
@@ -101,7 +101,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                      attribution: Target | None = None, iterate: bool = False, snapshots: Sequence[int] = (),
                      size: int | None = None, device: str | None = None, precision: str = "auto",
                      progress: Progress | None = None, objective: ObjectiveFactory = dot_compare,
-                     groups: Sequence[int] | None = None) -> CaricatureResult:
+                     groups: Sequence[int] | None = None, recipe: str = "lucid") -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
     photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
@@ -110,6 +110,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²).
     groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
     as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
+    recipe: the optimization schedule, a name in `schedule.RECIPES` ("lucid": Adam at `lr`, full size).
     """
     layers = list(layers)
     if not layers:
@@ -139,11 +140,16 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     groups = list(groups or [n_photos])
     if sum(groups) != n_photos or min(groups) < 1:
         raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
-    params = Param.cat([image_param(param, size, g * n_layers, seed=seed, device=device) for g in groups])
-    trans = build_transforms(transforms, size, seed + TRANSFORM_SEED_OFFSET)
+    rec = schedule.recipe(recipe)
+    if rec.coarse and (param != "fft" or snapshots):
+        raise ValueError(f"recipe {recipe!r} starts at a coarse size: it needs param='fft' and no snapshots")
+
+    def start(s: int) -> Param:
+        return Param.cat([image_param(param, s, g * n_layers, seed=seed, device=device) for g in groups])
     fast = exact if resolve_precision(precision, device) == "fp32" else model
-    run = optimize(fast, total, params, trans, steps, originals=batch, lr=lr, snapshots=snapshots,
-                   precision=precision, progress=progress)
+    run = _follow(rec, fast, total, start, transforms, seed, batch, steps,
+                  lr=schedule.row_rates(rec, model, layers * n_photos, lr), snapshots=snapshots,
+                  precision=precision, progress=progress)
     images = torch.from_numpy(run.images).permute(0, 3, 1, 2)
     values, acts = evaluate(exact, total, images, batch)
     metrics = [[{**compare(acts[name][n_photos + p * n_layers + i], acts[name][p]),
@@ -158,10 +164,29 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                          seed=seed, lr=lr, cossim_pow=cossim_pow, param=param,
                          transforms=_transform_settings(transforms), size=size,
                          attribution=None if attribution is None else attribution.name, iterate=iterate,
-                         objective="attribution_dot" if attrs is not None else _name(objective))
+                         objective="attribution_dot" if attrs is not None else _name(objective), recipe=recipe)
     return CaricatureResult(run.images.reshape(shape), to_numpy(batch), layers, metrics,
                             {k: v.reshape(shape) for k, v in run.snapshots.items()},
                             run.history.reshape(-1, n_photos, n_layers), maps, settings)
+
+
+def _follow(rec: schedule.Recipe, model: Model, objective: Objective, start: Callable[[int], Param],
+            transforms: str | TransformSpec | None, seed: int, photos: torch.Tensor, steps: int,
+            progress: Progress | None = None, **kw) -> Render:
+    """Optimize as the recipe says: its coarse steps at the coarse size (if any), the rest at full size."""
+    size, tseed = photos.shape[-1], seed + TRANSFORM_SEED_OFFSET
+    k, small = schedule.coarse_plan(rec, steps, size)
+    if not k:
+        return optimize(model, objective, start(size), build_transforms(transforms, size, tseed), steps,
+                        originals=photos, progress=progress, **kw)
+    coarse = start(small)
+    trans = build_transforms(schedule.shrink_transforms(transforms, small / size), small, tseed)
+    first = optimize(model, objective, coarse, trans, k, originals=_photos(photos, small), progress=progress, **kw)
+    shifted = None if progress is None else (lambda s, _n, v: progress(k + s, steps, v))
+    rest = optimize(model, objective, schedule.embed_spectrum(coarse, size), build_transforms(transforms, size, tseed),
+                    steps - k, originals=photos, progress=shifted, **kw)
+    return dataclasses.replace(rest, history=np.concatenate([first.history, rest.history]),
+                               seconds=first.seconds + rest.seconds)
 
 
 def visualize_channel(model: Model, layer: str, channel: int, *, steps: int = 512, batch: int = 1,

@@ -23,6 +23,7 @@ from generate.models.base import Model
 from generate.objectives import Objective, Rows
 from generate.param import ImageFn, Param
 from generate.prepare import prepare_model, resolve_precision
+from generate.schedule import Rates, adam
 from generate.streams import (
     SharedOriginals,
     Stopped,
@@ -60,13 +61,13 @@ def to_numpy(images: torch.Tensor) -> np.ndarray:
 
 def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch.Tensor], ImageFn],
              transforms: RandomTransform | Identity, steps: int, *, originals: torch.Tensor | None = None,
-             lr: float = 0.05, snapshots: Sequence[int] = (), precision: str = "auto",
+             lr: float | Rates = 0.05, snapshots: Sequence[int] = (), precision: str = "auto",
              progress: Progress | None = None, drop_rows: bool = True, streams: int | None = None) -> Render:
     """Maximize `objective` over the parametrized images with Adam for `steps` steps.
 
     param: a `Param` (or `(params, image_fn)`); its device is the run's device. originals: (P, 3, H, W) in
     [0, 1], rows 0…P−1 of the logical batch. precision: "fp32", "bf16" or "auto" (bf16 where the hardware
-    has it). Raises RuntimeError naming the step and layer if the objective or the image stops being finite.
+    has it). lr: one rate, or `Rates` (one per optimized row). Raises RuntimeError naming the step and layer if the objective or the image stops being finite.
     drop_rows=False runs every row to the deepest layer (for measuring what dropping saves). streams: how
     many groups of rows to optimize in parallel threads (default: `default_streams`); only a `Param` splits.
     """
@@ -100,7 +101,7 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
 def _descend(model: Model, objective: Objective, stream: Stream, progress: Progress | None,
              stop: threading.Event | None = None, shared: SharedOriginals | None = None, *,
              transforms: RandomTransform | Identity, draws: list, originals: torch.Tensor | None, n_orig: int,
-             lr: float, snapshots: Sequence[int], precision: str, drop_rows: bool) -> Render:
+             lr: float | Rates, snapshots: Sequence[int], precision: str, drop_rows: bool) -> Render:
     """Adam on one stream's rows through the given transform draws; images and history in stream order.
 
     stop: an Event set when another stream failed. shared: where the streams of one run share the
@@ -117,7 +118,7 @@ def _descend(model: Model, objective: Objective, stream: Stream, progress: Progr
     runner = Runner(model, plan.layers + original_layers)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     layout = torch.channels_last if model.meta["prepared"]["channels_last"] else torch.contiguous_format
-    opt = torch.optim.Adam(params, lr=lr, fused=True)
+    opt = adam(params, lr, stream.rows)
     snaps, history, cached = {}, [], None
 
     def forward_originals(draw) -> dict[str, torch.Tensor]:

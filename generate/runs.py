@@ -32,7 +32,7 @@ from generate.runtime import MALLOC_ENV
 
 KINDS = {  # kind → the settings it takes (validated once, when the run is made)
     "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
-                   "snapshots"},
+                   "snapshots", "recipe"},
     "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
     "attribution": {"target", "iterate", "size"},
 }
@@ -168,6 +168,11 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
     for p in photos:
         if not (ROOT / p).is_file():
             raise FileNotFoundError(f"{kind} run: photo {p} does not exist (paths are relative to {ROOT})")
+    if settings.get("recipe") is not None:
+        from generate.schedule import recipe
+        recipe(settings["recipe"])
+        if settings["recipe"] == "lucid":  # the default's pixels: one key with runs that do not name it
+            del settings["recipe"]
     clean = tuple(sorted((k, _plain(v)) for k, v in settings.items() if v is not None or k == "transforms"))
     return Run(kind, model, photos, layers, steps if kind != "attribution" else 0, clean)
 
@@ -297,7 +302,7 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     o, model = run.options, run.model.load()
     size = o.get("size") or model.input_size
     target = parse_target(o["attribution"]) if o.get("attribution") else None
-    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param") if k in o}
+    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe") if k in o}
     if "transforms" in o:
         extra["transforms"] = o["transforms"]
     result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),
