@@ -78,10 +78,8 @@ MODEL_COST = {"efficientnet_lite1": 1.2, "efficientnet_lite2": 1.35, "mobilenet_
 
 
 def _input_size(name: str) -> int:
-    return INPUT_SIZE.get(name, 224)
-
-
-INPUT_SIZE = {"efficientnet_lite1": 240, "efficientnet_lite2": 260}
+    from generate.models import efficientnet_lite, mobilenet_v2
+    return efficientnet_lite.VARIANTS[name][2] if name in efficientnet_lite.VARIANTS else mobilenet_v2.INPUT_SIZE
 
 
 def makespan(costs: list[float], slots: int) -> float:
@@ -104,9 +102,9 @@ def plan_table(plan: Plan, speed: float | None, slots: int) -> str:
     lines.append(f"{len(plan.runs)} distinct runs, {len(missing)} to make: {work:,} caricature-steps")
     if speed and missing:
         costs = [run_cost(r.run, speed) for r in missing]
-        lines.append(f"estimate: {_hms(makespan(costs, slots))} wall on {slots} worker(s) "
-                     f"({_hms(sum(costs))} of work; this machine made {speed:.1f} caricature-steps/s per worker "
-                     f"at 128 px on Lite0)")
+        wall = f"{_hms(makespan(costs, slots))} wall on {slots} worker(s) " if slots else ""
+        lines.append(f"estimate: {wall}{_hms(sum(costs))} of work at this machine's speed ({speed:.1f} "
+                     f"caricature-steps/s per worker at 128 px on Lite0)")
     return "\n".join(lines)
 
 

@@ -199,7 +199,7 @@ def test_plan_lists_runs_and_estimates_without_building(tmp_path, capsys, monkey
     assert build_cli.run(_argv(tmp_path, RUNSITE, "--plan")) == 0
     out = capsys.readouterr().out
     assert "pairs" in out and "shared" in out and "4 distinct runs, 4 to make: 12 caricature-steps" in out
-    assert "estimate:" in out and "wall on 2 worker(s)" in out or "wall on 1 worker(s)" in out
+    assert "estimate:" in out and ("wall on 2 worker(s)" in out or "wall on 1 worker(s)" in out)
     assert not (tmp_path / "public").exists() and not (tmp_path / "cache" / "runs").exists()
 
 
