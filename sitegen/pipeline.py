@@ -1,7 +1,8 @@
 """The build: a short list of named steps, each a function of (site, config), run into a temporary folder.
 
-    read_article → run_figures → render_pages → copy_assets, then the folder replaces config.out by rename,
-so a failed or interrupted build leaves the previous site untouched.
+    read_article → run_figures → render_pages → copy_assets → export_payloads (sitegen/exports.py),
+then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
+untouched.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tqdm import tqdm
 from sitegen import cache, citations, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
+from sitegen.exports import export_payloads
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
 from sitegen.worker import run_pool
@@ -186,7 +188,7 @@ def copy_assets(site: Site, config: BuildConfig) -> None:
             shutil.copy2(entry / Path(sheet["file"]).name, dest)
 
 
-STEPS = (read_article, run_figures, render_pages, copy_assets)
+STEPS = (read_article, run_figures, render_pages, copy_assets, export_payloads)
 
 
 def build(config: BuildConfig) -> Site:
