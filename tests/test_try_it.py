@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from generate import web_export
+from generate.figure import FigureConfig
 from generate.images import load_photo
 from generate.models import load_model
 from sitegen.exports import export_payloads
@@ -91,6 +92,25 @@ def test_export_key_follows_the_exporter_source(monkeypatch, tmp_path):
     source.write_text(Path(web_export.__file__).read_text() + "\n# changed\n")
     monkeypatch.setattr(web_export, "__file__", str(source))
     assert web_export.export_key(LITE0) != key
+
+
+def _figure():
+    from generate.figures import try_it
+    return try_it
+
+
+def test_figure_offers_lite0_stage_ends_and_runs_nothing(tmp_path, lite0):
+    fig = _figure()
+    assert list(fig.SPEC.layers) == lite0.meta["stage_ends"] and fig.runs(fig.SPEC) == []
+    result = fig.make(fig.SPEC, FigureConfig(cache_dir=tmp_path))
+    d = result.data
+    assert [lay["key"] for lay in d["layers"]] == lite0.meta["stage_ends"]
+    assert d["layers"][3]["parts"] == [web_export.part_file(LITE0, k) for k in range(4)]
+    assert d["layers"][3]["channels"] == 80 and d["layers"][3]["stride"] == 16
+    assert set(d["exports"]["photos"].values()) == set(fig.SPEC.inputs) and d["exports"]["model"] == LITE0
+    assert {t.shape for t in result.tiles["photos"].values()} == {(96, 96, 3)}
+    assert d["initial"]["size"] in d["sizes"] and d["initial"]["steps"] in d["steps"]
+    assert not list(tmp_path.iterdir())                              # nothing memoized: nothing computed
 
 
 def test_build_step_writes_what_figures_ask_for_and_nothing_else(tmp_path):
