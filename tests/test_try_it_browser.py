@@ -266,10 +266,16 @@ def test_a_shared_photo_is_caricatured_and_gains_at_an_early_layer(open_page, tr
         png = np.asarray(im.convert("RGB"), dtype=np.float32)
     assert png.shape == (64, 64, 3)
     assert np.abs(png / 255 - np.array(snap["image"]).reshape(64, 64, 3)).max() < 1 / 255 + 1e-6
-    fig.locator("button", has_text="Continue").click()                # 64 more steps, no tensors left behind
-    page.wait_for_function(f"document.querySelector('{FIG} .cv-tryit').dataset.step === '128'", timeout=300_000)
-    page.wait_for_function(f"document.querySelector('{FIG} .cv-tryit').dataset.state === 'done'")
-    assert page.evaluate(SNAPSHOT)["tensors"] == snap["tensors"]
+    data = f"document.querySelector('{FIG} .cv-tryit').dataset"
+    fig.locator("button", has_text="Continue").click()                # to step 128: stop it on the way
+    page.wait_for_function(f"Number({data}.step) > 64", timeout=300_000)
+    fig.locator("button", has_text="Stop").click()
+    page.wait_for_function(f"{data}.state === 'stopped'", timeout=300_000)
+    assert 64 < int(page.evaluate(f"{data}.step")) < 128
+    fig.locator("button", has_text="Continue").click()                # continue where it stopped
+    page.wait_for_function(f"{data}.state === 'done'", timeout=300_000)
+    assert page.evaluate(f"{data}.step") == "128" and "Done after 128 steps" in fig.inner_text()
+    assert page.evaluate(SNAPSHOT)["tensors"] == snap["tensors"]      # no tensors left behind
     assert float(page.get_attribute(f"{FIG} .cv-tryit", "data-gain")) > gain
     assert probe.errors == [] and probe.outside == []
 

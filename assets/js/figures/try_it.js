@@ -178,11 +178,15 @@ own is decoded with createImageBitmap and never leaves the page.
         T.paint(car, rgb, px);
         car.hidden = false;
         empty.hidden = true;
-        readout.textContent = 'step ' + step + ' / ' + target + ' · cosine ' + lib.fmt(m.cosine, '.3f') + ' · gain ' +
-          lib.fmt(m.gain, '.2f') + '×' + (rate ? ' · ' + lib.fmt(rate, '.3g') + ' steps/s' : '');
+        var left = rate && step < target ? (target - step) / rate : 0;
+        readout.textContent = 'step ' + step + ' / ' + target + (m ? ' · cosine ' + lib.fmt(m.cosine, '.3f') + ' · gain ' +
+          lib.fmt(m.gain, '.2f') + '×' : '') + (rate ? ' · ' + lib.fmt(rate, '.3g') + ' steps/s' : '') +
+          (left > 5 ? ' · about ' + (left < 90 ? Math.round(left) + ' s' : Math.round(left / 60) + ' min') + ' left' : '');
         root.setAttribute('data-step', step);
-        root.setAttribute('data-cosine', m.cosine);
-        root.setAttribute('data-gain', m.gain);
+        if (m) {
+          root.setAttribute('data-cosine', m.cosine);
+          root.setAttribute('data-gain', m.gain);
+        }
       },
       state: state,
       fail: function (e) {

@@ -1,5 +1,5 @@
 /* Try it · runner: steps a Session for the figure (assets/js/figures/try_it.js) until its target, shows the
-   image and the metrics at most every 300 ms and at the end, stops, continues, and measures steps per second. */
+   image and the metrics as it goes and at the end, stops, continues, and measures steps per second. */
 (function () {
   'use strict';
   var T = (window.Caricatures.tryit = window.Caricatures.tryit || {});
@@ -44,14 +44,21 @@
     this.view = view;
     this.target = 0;
     this.rate = null;
+    this.metrics = null;
     this.stopped = false;
     this.busy = false;
     this.dead = false;
   }
 
-  Runner.prototype.show = function () {
-    var s = this.session, self = this;
-    return Promise.all([s.pixels(), s.metrics()]).then(function (r) {
+  // Show the image at most every 300 ms, and measure cosine and gain (one more forward pass) at most
+  // every 2 s, so that a slow device spends its time on steps; `all` shows both now.
+  Runner.prototype.show = function (all) {
+    var s = this.session, self = this, now = performance.now();
+    if (!all && now - this.shown < 300) return Promise.resolve();
+    var measure = all || now - this.measured >= 2000;
+    this.shown = now;
+    if (measure) this.measured = now;
+    return Promise.all([s.pixels(), measure ? s.metrics() : this.metrics]).then(function (r) {
       self.metrics = r[1];
       if (!self.dead) self.view.show(r[0], s.size, s.step, self.target, r[1], self.rate);
     });
@@ -60,14 +67,15 @@
   /** Run to the target, or `steps` past the current step when the target is reached; resolve when stopped. */
   Runner.prototype.run = function (steps) {
     if (this.busy) return this.done;
-    var s = this.session, self = this, last = 0, first = s.step, t0 = 0;
+    var s = this.session, self = this, first = s.step, t0 = 0;
     if (s.step >= this.target) this.target = s.step + steps;
     this.stopped = false;
     this.busy = true;
+    this.shown = this.measured = -Infinity;
     this.view.state('running');
     function tick() {
       if (self.dead || self.stopped || s.step >= self.target) {
-        return (self.dead ? Promise.resolve() : self.show()).then(function () {
+        return (self.dead ? Promise.resolve() : self.show(true)).then(function () {
           self.busy = false;
           if (self.dead) return s.dispose();
           self.view.state(self.stopped ? 'stopped' : 'done');
@@ -76,9 +84,7 @@
       return s.run().then(function () {
         if (s.step === first + 1) t0 = performance.now();   // the first step compiles the shaders
         else self.rate = (s.step - first - 1) / ((performance.now() - t0) / 1000);
-        if (performance.now() - last < 300) return null;
-        last = performance.now();
-        return self.show();
+        return self.show(false);
       }).then(yieldToPage).then(tick);
     }
     this.done = tick().catch(function (e) {
