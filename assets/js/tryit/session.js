@@ -21,7 +21,7 @@ dot_compare with cossim_pow 0, the dot product of their activations at the layer
     this.transforms = opts.transforms !== false;
     this.image = new T.FFTImage(opts.size, { seed: opts.seed || 0, decorrelate: opts.decorrelate });
     this.draws = new T.Draws((opts.seed || 0) + TRANSFORM_SEED_OFFSET);
-    // epsilon 1e-8 as torch's Adam (TensorFlow.js adds it to sqrt(v) before bias correction: no visible change).
+    // The same update as torch's Adam, with its epsilon 1e-8 (TensorFlow.js defaults to 1e-7).
     this.optimizer = tf.train.adam(opts.lr || 0.05, 0.9, 0.999, 1e-8);
     this.photo = tf.tensor(opts.photo, [1, opts.size, opts.size, 3]);
     this.original = tf.tidy(function () { return self.activation(self.photo); });
