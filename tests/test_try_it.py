@@ -108,7 +108,7 @@ def test_figure_offers_lite0_stage_ends_and_runs_nothing(tmp_path, lite0):
     assert d["layers"][3]["parts"] == [web_export.part_file(LITE0, k) for k in range(4)]
     assert d["layers"][3]["channels"] == 80 and d["layers"][3]["stride"] == 16
     assert set(d["exports"]["photos"].values()) == set(fig.SPEC.inputs) and d["exports"]["model"] == LITE0
-    assert {t.shape for t in result.tiles["photos"].values()} == {(96, 96, 3)}
+    assert {t.shape for t in result.tiles["photos"].values()} == {(128, 128, 3)}
     assert d["initial"]["size"] in d["sizes"] and d["initial"]["steps"] in d["steps"]
     assert not list(tmp_path.iterdir())                              # nothing memoized: nothing computed
 

@@ -277,6 +277,9 @@ def test_a_shared_photo_is_caricatured_and_gains_at_an_early_layer(open_page, tr
     assert page.evaluate(f"{data}.step") == "128" and "Done after 128 steps" in fig.inner_text()
     assert page.evaluate(SNAPSHOT)["tensors"] == snap["tensors"]      # no tensors left behind
     assert float(page.get_attribute(f"{FIG} .cv-tryit", "data-gain")) > gain
+    fig.locator("[role=radiogroup][aria-label=Layer] [data-key=block2]").click()   # another run's settings
+    assert page.evaluate(f"{data}.state") == "idle" and fig.locator("button", has_text="Continue").is_disabled()
+    assert fig.locator("canvas[aria-label=caricature]").is_hidden() and "Press Start" in fig.inner_text()
     assert probe.errors == [] and probe.outside == []
 
 

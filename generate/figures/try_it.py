@@ -17,7 +17,7 @@ from generate.images import load_photo
 LITE0 = "efficientnet_lite0"
 SETTINGS = {"size": 128, "steps": 96, "lr": 0.05, "seed": 0, "layer": "block7",
             "sizes": [64, 96, 128, 160, 224], "step_choices": [32, 64, 96, 128, 256, 512],
-            "thumb": 96, "photo_size": 224}
+            "thumb": 128, "photo_size": 224}
 LABELS = {"grace_hopper": "Grace Hopper"}   # shorter than its credited title, for a thumbnail's label
 
 SPEC = FigureSpec(

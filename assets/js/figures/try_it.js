@@ -103,10 +103,10 @@ own is decoded with createImageBitmap and never leaves the page.
       return h('div', { class: 'cv-panel' }, [h('div', { class: 'cv-tryit-frame' }, box), h('div', { class: 'cv-cap', text: cap })]);
     };
     var photoChoice = lib.choice({ label: 'Photo', items: photos, selected: sel.p, thumbs: true, caption: true,
-      sprites: ctx.sprites, onSelect: function (i) { if (photos[i].key !== YOURS || own) pickPhoto(i); } });
+      sprites: ctx.sprites, onSelect: function (i) { if (i !== sel.p && (photos[i].key !== YOURS || own)) pickPhoto(i); } });
     photoChoice.setDisabled(photos.length - 1, true);
     var layerChoice = lib.choice({ label: 'Layer', items: layers, selected: sel.l, caption: true, sprites: ctx.sprites,
-      onSelect: function (i) { sel.l = i; layerChoice.mark(i); describe(); } });
+      onSelect: function (i) { if (i !== sel.l) { sel.l = i; layerChoice.mark(i); describe(); } } });
     var layerNote = h('div', { class: 'cv-cap' });
     var size = picker(d.sizes || [64, 128, 224], init.size, 'Size', ' px');
     var steps = picker(d.steps || [32, 96, 512], init.steps, 'Steps', '');
@@ -141,11 +141,25 @@ own is decoded with createImageBitmap and never leaves the page.
       if (s === 'running') status.textContent = 'Running on ' + backend + '.';
       if (s === 'done' || s === 'stopped') status.textContent = (s === 'done' ? 'Done' : 'Stopped') + ' after ' + runner.session.step + ' steps.';
     }
+    // A new photo, layer or size makes the shown caricature another run's: it goes, and Start makes the new one.
+    function discard() {
+      if (!runner && !buttons.Start.run) return;
+      if (runner) runner.dispose();
+      runner = null;
+      buttons.Start.run = null;
+      car.hidden = true;
+      empty.hidden = false;
+      readout.textContent = '\u00a0';
+      status.textContent = '';
+      state('idle');
+    }
     function describe() {
+      discard();
       var l = layers[sel.l], side = Math.ceil(Number(size.select.value) / l.stride);
       layerNote.textContent = l.label + ' · ' + l.channels + ' channels · ' + side + '×' + side + ' positions';
     }
     function pickPhoto(i) {
+      discard();
       sel.p = i;
       photoChoice.mark(i);
       photoCanvas.hidden = photos[i].key !== YOURS;
