@@ -24,8 +24,8 @@ RUN = """async ([layer, size, steps]) => {
   const T = Caricatures.tryit;
   const data = JSON.parse(document.querySelector('#fig-try_it .figure-data').textContent).data;
   const model = await T.open(data.layers.find(l => l.key === layer));
-  const p = await T.payload(data.photos_file), img = new Image();
-  img.src = p.photos.panda;
+  const p = await T.payload(data.photos.find(q => q.key === 'panda').file), img = new Image();
+  img.src = p.url;
   await img.decode();
   const s = new T.Session({model, photo: T.read(T.square(img, size)), size, layer});
   await s.run(); await s.run();

@@ -42,9 +42,9 @@ def part_file(model_name: str, part: int) -> str:
     return f"models/{model_name}/part-{part}.js"
 
 
-def photos_file(fig_id: str) -> str:
-    """Return the site path of a figure's photo script."""
-    return f"figures/{fig_id}/photos.js"
+def photo_file(fig_id: str, key: str) -> str:
+    """Return the site path of the script holding one photo of a figure."""
+    return f"figures/{fig_id}/photo-{key}.js"
 
 
 def parts(model: Model) -> list[list[int]]:
@@ -135,18 +135,16 @@ def model_scripts(model: Model) -> dict[str, str]:
             for k in range(n)}
 
 
-def photos_script(fig_id: str, photos: dict[str, str], size: int, root: Path) -> str:
-    """Return a script holding each photo (key → path under root) as a size×size JPEG data URL."""
+def photo_script(fig_id: str, key: str, photo: Path, size: int) -> str:
+    """Return the script holding a photo as a size×size JPEG data URL (short side resized, centre crop)."""
     from generate.images import load_photo
 
-    urls = {}
-    for key, rel in photos.items():
-        x = load_photo(root / rel, size).permute(1, 2, 0).numpy()
-        buf = io.BytesIO()
-        Image.fromarray((x * 255 + 0.5).clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
-        urls[key] = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    path = photos_file(fig_id)
-    return script(path, {"size": size, "photos": urls}, f"photos of figure {fig_id} at {size} px")
+    x = load_photo(photo, size).permute(1, 2, 0).numpy()
+    buf = io.BytesIO()
+    Image.fromarray((x * 255 + 0.5).clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
+    url = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    path = photo_file(fig_id, key)
+    return script(path, {"size": size, "url": url}, f"photo {key} of figure {fig_id} at {size} px")
 
 
 def export_key(model_name: str) -> str:

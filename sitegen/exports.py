@@ -3,7 +3,7 @@
 A figure asks in its data: `data["exports"] = {"model": name, "photos": {key: path}, "photo_size": 224}`.
 The model's weights (generate/web_export.py: BatchNorm folded, float16, one script per part) are exported
 once per weights digest and exporter source into the cache (.cache/exports/) and copied into the site under
-models/<name>/; the photos become figures/<id>/photos.js. Figures without `exports` cost nothing here, and
+models/<name>/; each photo becomes figures/<id>/photo-<key>.js. Figures without `exports` cost nothing here, and
 torch is imported only when one has them.
 """
 from __future__ import annotations
@@ -35,9 +35,8 @@ def export_payloads(site, config) -> None:
             if not dest.exists():
                 shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("MANIFEST.json"))
             log.info("exports: %s weights %s", name, "exported" if made else "from the cache")
-        if exports.get("photos"):
-            path = site.stage / web_export.photos_file(fig_id)
+        for key, rel in (exports.get("photos") or {}).items():
+            path = site.stage / web_export.photo_file(fig_id, key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            size = int(exports.get("photo_size", 224))
-            text = web_export.photos_script(fig_id, exports["photos"], size, config.root)
+            text = web_export.photo_script(fig_id, key, config.root / rel, int(exports.get("photo_size", 224)))
             path.write_text(text, encoding="ascii")

@@ -1,12 +1,15 @@
 """The try_it figure's Python side: the weights export (parts, layouts, float16, cache) and the build step."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from generate import web_export
 from generate.figure import FigureConfig
@@ -108,6 +111,7 @@ def test_figure_offers_lite0_stage_ends_and_runs_nothing(tmp_path, lite0):
     assert d["layers"][3]["parts"] == [web_export.part_file(LITE0, k) for k in range(4)]
     assert d["layers"][3]["channels"] == 80 and d["layers"][3]["stride"] == 16
     assert set(d["exports"]["photos"].values()) == set(fig.SPEC.inputs) and d["exports"]["model"] == LITE0
+    assert [p["file"] for p in d["photos"]] == [web_export.photo_file("try_it", k) for k in d["exports"]["photos"]]
     assert {t.shape for t in result.tiles["photos"].values()} == {(128, 128, 3)}
     assert d["initial"]["size"] in d["sizes"] and d["initial"]["steps"] in d["steps"]
     assert not list(tmp_path.iterdir())                              # nothing memoized: nothing computed
@@ -123,9 +127,11 @@ def test_build_step_writes_what_figures_ask_for_and_nothing_else(tmp_path):
                                      "photo_size": 64}}}})
     export_payloads(site, config)
     assert sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*.js")) == [
-        "figures/try/photos.js"] + [web_export.part_file(LITE0, k) for k in range(7)]
-    photos = web_export.read_script((stage / "figures/try/photos.js").read_text())
-    assert photos["size"] == 64 and photos["photos"]["cat"].startswith("data:image/jpeg;base64,")
+        "figures/try/photo-cat.js"] + [web_export.part_file(LITE0, k) for k in range(7)]
+    photo = web_export.read_script((stage / "figures/try/photo-cat.js").read_text())
+    assert photo["size"] == 64 and photo["url"].startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(photo["url"].split(",", 1)[1]))) as im:
+        assert im.size == (64, 64)
     assert not (stage / "models" / LITE0 / "MANIFEST.json").exists()
     cached = json.loads(next((tmp_path / "cache" / "exports").glob(f"{LITE0}-*")).joinpath("MANIFEST.json").read_text())
     assert len(cached) == 7

@@ -22,7 +22,7 @@ from tests.test_views import PHONE
 pytestmark = pytest.mark.browser
 LITE0 = "efficientnet_lite0"
 FIG = "#fig-try_it"
-HEAVY = ("tf.min.js", "/models/", "/assets/js/tryit/", "photos.js")
+HEAVY = ("tf.min.js", "/models/", "/assets/js/tryit/", "/photo-")
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 

@@ -43,7 +43,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     tiles = {f"photo/{photo_key(path)}": to_uint8(load_photo(ROOT / path, p["thumb"]).permute(1, 2, 0).numpy())
              for path in spec.inputs}
     photos = [{"key": photo_key(path), "label": LABELS.get(photo_key(path)) or photo_label(path),
-               "photo": f"photo/{photo_key(path)}"}
+               "photo": f"photo/{photo_key(path)}", "file": web_export.photo_file(spec.id, photo_key(path))}
               for path in spec.inputs]
     layers = []
     for k, name in enumerate(spec.layers):
@@ -52,7 +52,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                        "stride": lay.stride, "parts": [web_export.part_file(LITE0, j) for j in range(k + 1)]})
     data = {"photos": photos, "layers": layers, "sizes": p["sizes"], "steps": p["step_choices"],
             "initial": {"photo": photos[0]["key"], "layer": p["layer"], "size": p["size"], "steps": p["steps"]},
-            "lr": p["lr"], "seed": p["seed"], "photos_file": web_export.photos_file(spec.id),
+            "lr": p["lr"], "seed": p["seed"],
             "exports": {"model": LITE0, "photos": {photo_key(path): path for path in spec.inputs},
                         "photo_size": p["photo_size"]}}
     metrics = {"size": p["size"], "steps": p["steps"], "lr": p["lr"], "layer": p["layer"],

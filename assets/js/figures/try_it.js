@@ -1,7 +1,7 @@
 /* try_it: the reader caricatures a photo in the browser (generate/figures/try_it.py gives the data).
 
-Data: photos [{key, label, photo (thumbnail tile)}], layers [{key, label, channels, stride, parts (weight
-scripts up to it)}], sizes, steps, initial {photo, layer, size, steps}, lr, seed, photos_file. Nothing heavy
+Data: photos [{key, label, photo (thumbnail tile), file (its script)}], layers [{key, label, channels, stride,
+parts (weight scripts up to it)}], sizes, steps, initial {photo, layer, size, steps}, lr, seed. Nothing heavy
 loads with the page: the thumbnails load when the figure comes near the viewport; TensorFlow.js, the engine
 (assets/js/tryit/), the weights and the photos only when the reader presses Start. A photo of the reader's
 own is decoded with createImageBitmap and never leaves the page.
@@ -181,9 +181,9 @@ own is decoded with createImageBitmap and never leaves the page.
     }
     function pixels(photo, px) {
       if (photo.key === YOURS) return Promise.resolve(T.read(T.square(own.bitmap, px)));
-      return T.payload(d.photos_file).then(function (p) {
+      return T.payload(photo.file).then(function (p) {
         var img = new Image();
-        img.src = p.photos[photo.key];
+        img.src = p.url;
         return img.decode().then(function () { return T.read(T.square(img, px)); });
       });
     }
