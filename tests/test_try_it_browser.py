@@ -136,6 +136,18 @@ MODEL_GRAD = """async ([photo, image, size, layer]) => {
   return v;
 }"""
 
+REPEAT = """async () => {
+  const T = Caricatures.tryit, data = JSON.parse(document.querySelector('#fig-try_it .figure-data').textContent).data;
+  const model = await T.open(data.layers[0]), out = [];
+  for (const seed of [0, 0, 1]) {
+    const s = new T.Session({model, photo: new Float32Array(32 * 32 * 3).fill(0.3), size: 32, layer: 'block0', seed});
+    await s.run(); await s.run();
+    out.push(Array.from(await s.pixels()));
+    s.dispose();
+  }
+  return out;
+}"""
+
 DRAWS = [Draw((0, 8), 0.9, -10.0, (4, 0)), Draw((5, 2), 1.1, 7.0, (1, 3)), Draw((8, 0), 1.0, 0.0, (2, 2))]
 
 
@@ -163,6 +175,8 @@ def test_image_transforms_and_gradient_match_the_engine(open_page, tryit_url, re
             want = apply_affine(photo[None], PRESETS["standard"], draw, (64, 64))[0].permute(1, 2, 0).numpy()
         got = np.array(page.evaluate(WARP, [_hwc(photo), 64, _js_draw(draw)])).reshape(want.shape)
         assert np.abs(got - want).max() < 1e-4, draw
+    runs = page.evaluate(REPEAT)                                  # seeds 0, 0, 1: a run repeats, seeds differ
+    assert runs[0] == runs[1] and runs[0] != runs[2]
     # The gradients: the transform's (linear) on its own, then the network's on the same transformed images,
     # since ReLU6 makes the network's gradient jump when its input moves by float rounding.
     weights = torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(2))

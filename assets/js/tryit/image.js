@@ -73,7 +73,8 @@ columns 0 and w/2 (they carry no real signal). */
     var tf = window.tf, h = size, w = size, wr = Math.floor(w / 2) + 1;
     opts = opts || {};
     this.size = size;
-    this.variable = tf.variable(tf.randomNormal([2, 3, h, wr], 0, 0.01, 'float32', opts.seed || 0));
+    // TensorFlow.js takes a seed of 0 for no seed (Math.random): count seeds from 1.
+    this.variable = tf.variable(tf.randomNormal([2, 3, h, wr], 0, 0.01, 'float32', (opts.seed || 0) + 1));
     this.scale = tf.tensor(T.freqScale(h, w), [h, wr]);
     this.rows = tf.tensor(rowsMatrix(h), [2 * h, 2 * h]);
     this.cols = tf.tensor(colsMatrix(w, 1 / (4 * Math.sqrt(h * w))), [2 * wr, w]);
