@@ -94,7 +94,7 @@ own is decoded with createImageBitmap and never leaves the page.
     var own = null, runner = null, name = '', backend = '';
 
     var tile = h('div', { class: 'cv-tile', role: 'img' });
-    var photoCanvas = h('canvas', { class: 'cv-tryit-canvas', role: 'img', 'aria-label': 'your photo', hidden: true });
+    var photoCanvas = h('canvas', { class: 'cv-tryit-canvas', role: 'img', hidden: true });
     var car = h('canvas', { class: 'cv-tryit-canvas', role: 'img', 'aria-label': 'caricature', hidden: true });
     var empty = h('div', { class: 'cv-tryit-empty', text: 'Press Start' });
     var readout = h('div', { class: 'cv-metrics cv-tryit-readout', text: '\u00a0' });
@@ -167,6 +167,7 @@ own is decoded with createImageBitmap and never leaves the page.
       if (own && photos[i].key === YOURS) T.square(own.bitmap, 224, photoCanvas);
       else ctx.sprites.paint(tile, photos[i].photo, 'photos[' + i + '].photo');
       tile.setAttribute('aria-label', 'photo: ' + (photos[i].label || photos[i].key));
+      photoCanvas.setAttribute('aria-label', 'photo: ' + (photos[i].key === YOURS ? 'yours' : photos[i].label || photos[i].key));
     }
     function usePhoto(file) {
       if (!file) return;
