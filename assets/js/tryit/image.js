@@ -2,9 +2,9 @@
 
 A spectrum (re/im, 3, h, w//2+1), drawn N(0, 0.01), scaled by 1/max(f, 1/max(h, w)), turned into an image by
 an orthonormal 2-D inverse real DFT divided by 4, mapped from the decorrelated colour space to RGB and
-squashed by a sigmoid. The inverse DFT is two matrix products (along the rows, then the columns): exact,
-differentiable, and fast on both backends. Like a real inverse FFT it ignores the imaginary part of the
-columns 0 and w/2 (they carry no real signal). */
+squashed by a sigmoid. TensorFlow.js registers no gradient for its FFT ops, so the inverse DFT is two matrix
+products (along the rows, then the columns): exact and differentiable. Like a real inverse FFT it ignores
+the imaginary part of the columns 0 and w/2 (they carry no real signal). */
 (function () {
   'use strict';
   var T = (window.Caricatures.tryit = window.Caricatures.tryit || {});
