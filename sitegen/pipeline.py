@@ -1,10 +1,11 @@
 """The build: a short list of named steps, each a function of (site, config), run into a temporary folder.
 
-    read_article → find_figures → make_runs → assemble_figures → render_pages → copy_assets,
-then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
+    read_article → find_figures → make_runs → assemble_figures → render_pages → copy_assets
+    → export_payloads, then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
 untouched. The runs (the optimizations) are the unit of work: every stale figure declares its runs, the
 build computes the missing ones once each on an executor (local workers, in-process, or Ray), storing each
-as it arrives, and only then assembles the figures from the results.
+as it arrives, and only then assembles the figures from the results. `export_payloads` (sitegen/exports.py)
+writes what the in-browser figure loads on demand.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sitegen import cache, citations, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
 from sitegen.executors import make_executor
+from sitegen.exports import export_payloads
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
 from sitegen.runner import Plan, execute_plan, measure_speed, plan_runs, plan_table
@@ -180,7 +182,7 @@ def copy_assets(site: Site, config: BuildConfig) -> None:
             shutil.copy2(entry / Path(sheet["file"]).name, dest)
 
 
-STEPS = (read_article, find_figures, make_runs, assemble_figures, render_pages, copy_assets)
+STEPS = (read_article, find_figures, make_runs, assemble_figures, render_pages, copy_assets, export_payloads)
 
 
 def build(config: BuildConfig) -> Site:
