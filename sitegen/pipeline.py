@@ -1,7 +1,8 @@
 """The build: a short list of named steps, each a function of (site, config), run into a temporary folder.
 
-    read_article → find_figures → make_runs → assemble_figures → render_pages → copy_assets
-    → export_payloads, then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
+    read_article → find_figures → make_runs → assemble_figures → render_pages → copy_assets → export_payloads
+
+then the folder replaces config.out by rename, so a failed or interrupted build leaves the previous site
 untouched. The runs (the optimizations) are the unit of work: every stale figure declares its runs, the
 build computes the missing ones once each on an executor (local workers, in-process, or Ray), storing each
 as it arrives, and only then assembles the figures from the results. `export_payloads` (sitegen/exports.py)
