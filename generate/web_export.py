@@ -15,7 +15,6 @@ residual), so the page needs no copy of the architecture.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
@@ -28,6 +27,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from generate.files import sha256_bytes, sha256_file
 from generate.models import MODELS, fold_batchnorm, load_model
 from generate.models.base import Model
 from generate.models.common import ConvBNAct
@@ -149,17 +149,15 @@ def photo_script(fig_id: str, key: str, photo: Path, size: int) -> str:
 
 def export_key(model_name: str) -> str:
     """Return what decides an export's bytes: the format, the weights' digest and this exporter's source."""
-    from generate.models import file_sha256
-
-    blob = {"format": FORMAT, "weights": file_sha256(MODELS[model_name].weights_file()),
-            "exporter": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    blob = {"format": FORMAT, "weights": sha256_file(MODELS[model_name].weights_file(), remember=True),
+            "exporter": sha256_file(Path(__file__))}
+    return sha256_bytes(json.dumps(blob, sort_keys=True).encode())
 
 
 def _complete(folder: Path) -> bool:
     try:
         files = json.loads((folder / "MANIFEST.json").read_text())
-        return all(hashlib.sha256((folder / n).read_bytes()).hexdigest() == h for n, h in files.items())
+        return all(sha256_file(folder / n) == h for n, h in files.items())
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -182,7 +180,7 @@ def cached_export(model_name: str, cache: Path) -> tuple[Path, bool]:
         for path, text in texts.items():
             name = Path(path).name
             (tmp / name).write_text(text, encoding="ascii")
-            manifest[name] = hashlib.sha256(text.encode("ascii")).hexdigest()
+            manifest[name] = sha256_bytes(text.encode("ascii"))
         (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
         os.chmod(tmp, 0o755)
         if final.exists():

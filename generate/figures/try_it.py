@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from generate import web_export
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
-from generate.figures._common import TEASER, model_for, models_note, photo_key, photo_label, to_uint8
+from generate.figures._common import TEASER, model_for, models_note, photo_key, photo_label
+from generate.files import to_uint8
 from generate.images import load_photo
 
 LITE0 = "efficientnet_lite0"
