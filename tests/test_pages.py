@@ -14,6 +14,14 @@ def test_numbers_follow_included_sections_in_order(tmp_path):
         "first": 1, "second": 2, "third": 3, "unplaced": 4}
 
 
+def test_figures_in_methods_blocks_are_numbered_after_the_body():
+    """A figure placed in `::: methods` is shown in the appendix, after every body figure: numbers follow
+    reading order, not the order of the source."""
+    text = ('{{ figure("a") }}\n\n::: methods\n**M.** text\n\n{{ figure("study") }}\n:::\n\n'
+            '{{ figure("b") }}\n\n::: aside\n{{ figure("c") }}\n:::\n')
+    assert number_figures(text, ["a", "b", "c", "study"]) == {"a": 1, "b": 2, "c": 3, "study": 4}
+
+
 def test_missing_value_survives_what_the_article_does_with_numbers():
     import jinja2
 
