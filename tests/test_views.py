@@ -383,6 +383,8 @@ def test_percentages_strictly_between_0_and_1_never_read_as_0_or_100(open_page, 
     page = _load(open_page(views_url, **DESKTOP))
     fmt = "([v, s]) => window.Caricatures.lib.fmt(v, s)"
     cases = {(0.9996, ".0%"): "99.96%", (0.97, ".0%"): "97%", (1.0, ".0%"): "100%", (0.0002, ".0%"): "0.02%",
-             (0.0, ".0%"): "0%", (0.99999999, ".0%"): "100.000%", (0.474, ".1%"): "47.4%", (-0.5, ".0%"): "−50%"}
+             (0.0, ".0%"): "0%", (0.99999999, ".0%"): ">99.99%", (0.00000001, ".0%"): "<0.01%",
+             (0.474, ".1%"): "47.4%", (-0.5, ".0%"): "−50%",
+             (-0.001, ".2f"): "0.00", (-0.004, ".0%"): "0%", (-0.5, ".2f"): "−0.50", (2.5e-8, ".1e"): "2.5e−8"}
     for (value, spec), want in cases.items():
         assert page.evaluate(fmt, [value, spec]) == want, (value, spec)
