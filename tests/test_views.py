@@ -227,6 +227,35 @@ def test_compare_switches_models_and_keeps_photo_and_layer(open_page, views_url)
     assert page.locator("#fig-fx_compare .cv-title").inner_text() == "Bus · late of B · Model B"
 
 
+def test_explorer_set_without_the_selected_photo_selects_its_first(open_page, views_url):
+    """Choosing a set that hides the selected photo selects that set's first photo: the inspector never empties."""
+    page = _load(open_page(views_url, **DESKTOP))
+    index, fig = _index(page, "fx_explorer"), "#fig-fx_explorer"
+    page.locator(f"{fig} .cv-item").nth(2).click()                      # an animal
+    page.locator(f"{fig} [aria-label=Set] [role=radio]", has_text="Places").click()
+    page.wait_for_function("() => !document.querySelector('#fig-fx_explorer .cv-pending')")
+    selected = page.locator(f"{fig} .cv-item[aria-selected=true]")
+    assert selected.count() == 1 and selected.get_attribute("data-key") == "p00"
+    assert _shows(_car(page, "fx_explorer"), index, "stem/p00")
+    assert page.locator(f"{fig} .cv-title").inner_text().startswith("p00")
+    page.mouse.move(2, 2)                                               # leaving keeps it
+    assert _shows(_car(page, "fx_explorer"), index, "stem/p00")
+
+
+def test_explorer_chart_labels_clear_the_tick_labels(open_page, views_url):
+    """Each panel's label sits on a line of its own above the panel: a longer label ("cosine") would otherwise
+    run into the top tick label."""
+    page = _load(open_page(views_url, **DESKTOP))
+    overlaps = page.evaluate("""() => {
+        const svg = document.querySelector('#fig-fx_explorer svg.cv-chart');
+        const box = n => n.getBoundingClientRect();
+        const cut = (a, b) => a.top < b.bottom && b.top < a.bottom;   // a label has a line of its own
+        const labels = [...svg.querySelectorAll('text.cv-axis-label')].map(box);
+        const ticks = [...svg.querySelectorAll('text.cv-tick')].map(box);
+        return [labels.length, labels.filter(l => ticks.some(t => cut(l, t))).length]; }""")
+    assert overlaps == [2, 0]
+
+
 def test_explorer_loads_a_layer_only_when_picked_and_filters_sets(open_page, views_url):
     probe = open_page(views_url, **DESKTOP)
     page = _load(probe)
