@@ -18,10 +18,14 @@ COMPARE = ["cossim_sweep", "models", "preprocessing", "branches"]
 STRIP = ["progress", "randomization"]
 
 
-def _load(probe):
-    """Wait until no figure on the page is still mounting; return the page."""
+def _load(probe, open_all: bool = True):
+    """Wait until no figure on the page is still mounting; return the page. open_all lets every figure load its
+    sprite sheets now, as scrolling past it would (test_sheets_load_as_figures_near_the_viewport checks that
+    far figures wait)."""
     probe.page.wait_for_function("document.querySelectorAll('[data-figure]').length > 0"
                                  " && !document.querySelector('[data-mounted=pending]')")
+    if open_all:
+        probe.page.evaluate("window.Caricatures.openAll()")
     return probe.page
 
 
@@ -158,3 +162,36 @@ def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, artic
         cells.forEach(td => { td.textContent += ' wide-cell-content-from-a-full-size-run'; });
         return cells.length; }""")
     assert widened > 0 and _no_overflow(page)
+
+
+def _requested(probe, files) -> bool:
+    return any(u.endswith(f) for u in probe.requests for f in files)
+
+
+def _wait_for_requests(page, probe, files, timeout_s: float = 10) -> None:
+    """Wait until the page has asked for every file (file:// loads leave no resource-timing entries)."""
+    for _ in range(int(timeout_s * 20)):
+        if all(any(u.endswith(f) for u in probe.requests) for f in files):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"never requested: {[f for f in files if not _requested(probe, [f])]}")
+
+
+def test_sheets_load_as_figures_near_the_viewport(open_page, quick_article):
+    """From file://, the first figure's sheets load at once; a figure far below the fold asks for none of its
+    sheets until the reader scrolls towards it, and no request ever leaves the page's folder."""
+    url = (quick_article / "index.html").as_uri()
+    probe = open_page(url, inside=quick_article.as_uri() + "/", **DESKTOP)
+    page = _load(probe, open_all=False)
+    first = [s["file"] for s in _index(page, "in_context")["sheets"]]
+    _wait_for_requests(page, probe, first)
+    far = [s["file"] for s in _index(page, "debugging")["sheets"]]
+    assert page.evaluate("() => document.querySelector('#fig-debugging').getBoundingClientRect().top") > 3 * 900
+    page.wait_for_timeout(300)
+    assert not _requested(probe, far)
+    assert page.get_attribute("#fig-debugging", "data-sheets") == "waiting"
+    page.locator("#fig-debugging").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#fig-debugging').dataset.sheets === 'open'")
+    _wait_for_requests(page, probe, far)
+    assert probe.errors == [] and probe.outside == []
+

@@ -42,10 +42,13 @@ def views_url(tmp_path_factory):
     server.server_close()
 
 
-def _load(probe):
-    """Wait until every figure is mounted; return the page."""
+def _load(probe, open_all: bool = True):
+    """Wait until every figure is mounted; return the page. Figures far below the fold load their sprite sheets
+    only when they near the viewport: open_all lets every figure load them now, as scrolling past it would."""
     probe.page.wait_for_function("document.querySelectorAll('[data-figure]:not([data-mounted=pending])').length"
                                  f" === {len(FIGURES) + 2} && !document.querySelector('[data-mounted=pending]')")
+    if open_all:
+        probe.page.evaluate("window.Caricatures.openAll()")
     return probe.page
 
 
