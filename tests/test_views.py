@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SITE = ROOT / "tests" / "fixtures" / "views"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-FIGURES = ["fx_grid", "fx_compare", "fx_explorer", "fx_strip", "fx_classes", "fx_chart", "fx_dist"]
+FIGURES = ["fx_grid", "fx_compare", "fx_row", "fx_explorer", "fx_strip", "fx_classes", "fx_chart", "fx_dist"]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -228,6 +228,62 @@ def test_compare_switches_models_and_keeps_photo_and_layer(open_page, views_url)
     page.keyboard.press("ArrowRight")                                         # C is skipped: stays on B
     assert _shows(car, index, "bus/late/B") and models.nth(1).get_attribute("aria-checked") == "true"
     assert page.locator("#fig-fx_compare .cv-title").inner_text() == "Bus · late of B · Model B"
+
+
+def _card(page, fig: str, key: str):
+    return page.locator(f"#fig-{fig} .cv-option[data-key='{key}']")
+
+
+def test_compare_row_shows_every_option_side_by_side_with_its_metrics_and_the_matrix(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_row")
+    cells, fig = index["data"]["cells"], page.locator("#fig-fx_row")
+    assert fig.locator(".cv-inspector").count() == 0
+    photo = fig.locator(".cv-card-photo .cv-tile")
+    assert _shows(photo, index, "photo/cat") and "Cat" in fig.locator(".cv-card-photo").inner_text()
+    for m in "ABC":                                             # each option its own tile, label and metrics
+        card = _card(page, "fx_row", m)
+        assert _shows(card.locator(".cv-tile"), index, f"cat/early/{m}")
+        text = card.inner_text()
+        assert f"Model {m}" in text and f"early of {m}" in text and "cos " in text and "gain " in text
+    boxes = [_card(page, "fx_row", m).bounding_box() for m in "ABC"] + [photo.bounding_box()]
+    assert len({round(b["y"]) for b in boxes[:3]}) == 1 and boxes[0]["width"] >= 120    # one row, big tiles
+    assert _card(page, "fx_row", "B").get_attribute("aria-checked") == "true"
+    table = fig.locator("table.cv-matrix")
+    assert table.locator("tbody tr").nth(0).locator("td").all_inner_texts() == ["100%", "50%", "33%"]
+    assert table.locator("tbody tr.is-shown th").inner_text() == "B"
+    assert fig.locator(".cv-matrix-groups").inner_text() == "A ↔ B 125%"
+    _card(page, "fx_row", "C").hover()                          # hover marks the card and the matrix row
+    assert table.locator("tbody tr.is-shown th").inner_text() == "C"
+    page.mouse.move(2, 2)
+    assert table.locator("tbody tr.is-shown th").inner_text() == "B"
+    fig.locator("[aria-label=Layer] [role=radio]").nth(1).click()  # another layer: every card and the matrix follow
+    for m in "AB":
+        assert _shows(_card(page, "fx_row", m).locator(".cv-tile"), index, f"cat/late/{m}")
+    assert _card(page, "fx_row", "C").get_attribute("aria-disabled") == "true"
+    assert "not available" in _card(page, "fx_row", "C").inner_text()
+    assert table.locator("tbody tr").nth(0).locator("td").all_inner_texts() == ["50%", "25%", "17%"]
+    fig.locator("[aria-label=Photo] [role=radio]").nth(1).click()
+    assert _shows(photo, index, "photo/bus") and _shows(_card(page, "fx_row", "A").locator(".cv-tile"), index,
+                                                      "bus/late/A")
+    assert cells["bus"]["late"]["A"]["label"] in _card(page, "fx_row", "A").inner_text()
+    _card(page, "fx_row", "A").focus()                          # keyboard: arrows select the next card
+    page.keyboard.press("ArrowRight")
+    assert _card(page, "fx_row", "B").get_attribute("aria-checked") == "true" and _focus_ring(page)
+    assert all("fx_broken" in e or "fx_malformed" in e for e in probe.errors), probe.errors
+
+
+def test_compare_row_fits_a_phone(open_page, views_url):
+    probe = open_page(views_url, **PHONE)
+    page = _load(probe)
+    fig = page.locator("#fig-fx_row")
+    fig.scroll_into_view_if_needed()
+    photo = fig.locator(".cv-card-photo").bounding_box()
+    first = _card(page, "fx_row", "A").bounding_box()
+    assert abs(first["y"] - photo["y"]) < 5 and first["width"] >= 90      # beside the photo, not far below it
+    assert _no_overflow(page)
+    fig.screenshot(path=str(ARTIFACTS / "view-fx_row-phone.png"))
 
 
 def test_explorer_set_without_the_selected_photo_selects_its_first(open_page, views_url):
