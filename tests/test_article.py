@@ -195,3 +195,16 @@ def test_sheets_load_as_figures_near_the_viewport(open_page, quick_article):
     _wait_for_requests(page, probe, far)
     assert probe.errors == [] and probe.outside == []
 
+
+def test_wide_math_and_tables_scroll_with_a_visible_cue_on_a_phone(open_page, article_url):
+    """At 375 px the attribution equation and the methods tables are wider than the text: they scroll in their
+    own box, with a shadow at the edge that hides more (and a visible scrollbar)."""
+    page = _load(open_page(article_url + "index.html", **PHONE))
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.math-display, .d-article table, .d-appendix table')]
+        .filter(n => n.scrollWidth > n.clientWidth + 1)
+        .map(n => { const s = getComputedStyle(n);
+                    return [n.className || n.tagName, s.overflowX, s.backgroundImage.includes('radial-gradient')]; })""")
+    kinds = {k for k, _, _ in boxes}
+    assert any("math-display" in k for k in kinds) and "TABLE" in kinds, boxes
+    assert all(o == "auto" and cue for _, o, cue in boxes), boxes
+    assert _no_overflow(page)
