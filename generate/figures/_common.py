@@ -69,8 +69,8 @@ def _plain(title: str) -> str:
 
 def photo_label(path: str) -> str:
     """Return the photo's display name: from NAMES, else its credited title without a file name's counter
-    ("hammer1" → "Hammer"), else its file name. Photos whose names would then coincide ("fish5", "fish10")
-    are numbered in file order ("Fish 1", "Fish 2")."""
+    ("hammer1" → "Hammer"), else its file name. Photos whose names would then coincide ("fish10", "fish5")
+    are numbered in the order `all_photos` lists them ("Fish 1", "Fish 2", …)."""
     if photo_key(path) in NAMES:
         return NAMES[photo_key(path)]
     credits = photo_credits(ROOT / "images")
@@ -78,8 +78,7 @@ def photo_label(path: str) -> str:
     if not entry:
         return photo_key(path)
     name = _plain(entry["title"])
-    same = sorted((f for f, e in credits.items() if Path(f).stem not in NAMES and _plain(e["title"]) == name),
-                  key=lambda f: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f)])
+    same = sorted(f for f, e in credits.items() if Path(f).stem not in NAMES and _plain(e["title"]) == name)
     return f"{name} {same.index(entry['file']) + 1}" if len(same) > 1 else name
 
 
