@@ -3,10 +3,11 @@
 `{{ "%.2f"|format(x) }}` in the article goes through `format_number`: a minus is the true minus sign
 (U+2212, as the figures' views write it), a value that rounds to zero reads "0.00", never "−0.00", and
 e-notation reads as a power of ten ("4.0 × 10<sup>−8</sup>"). `{{ n|of(total, "photos") }}` says
-"all 3 photos", "2 of the 3 photos" or "none of the 3 photos".
+"all 3 photos", "2 of the 3 photos" or "none of the 3 photos"; `{{ names|and_list }}` says "a, b and c".
 """
 from __future__ import annotations
 
+import math
 import re
 
 MINUS = "\u2212"
@@ -40,7 +41,7 @@ def count_of(n, total, noun: str = "photos", one: str | None = None) -> str:
     """Return how many of `total` things: "all 3 photos", "both photos", "2 of the 3 photos", "none of the
     3 photos"; for a single thing, "the photo" or "not the photo" (`one` is its singular, default `noun`
     without a final s)."""
-    if n != n or total != total:      # a figure not built yet (NaN): say so, as its other numbers do
+    if math.isnan(float(n)) or math.isnan(float(total)):   # a figure not built yet: say so, as its numbers do
         return f"nan {noun}"
     n, total = int(n), int(total)
     if not 0 <= n <= total:
@@ -53,4 +54,10 @@ def count_of(n, total, noun: str = "photos", one: str | None = None) -> str:
     return f"none of the {total} {noun}" if n == 0 else f"{n} of the {total} {noun}"
 
 
-FILTERS = {"format": format_number, "of": count_of}
+def and_list(items) -> str:
+    """Return items as prose: "a", "a and b", "a, b and c"."""
+    items = [str(i) for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+FILTERS = {"format": format_number, "of": count_of, "and_list": and_list}

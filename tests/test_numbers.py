@@ -35,6 +35,11 @@ def test_the_article_environment_uses_them(tmp_path):
     assert expand(page, {"x": -0.25, "z": -0.0001, "n": 3}) == "−0.25 and 0.00; all 3 photos; 2 of the 3 photos\n"
 
 
+def test_and_list_joins_as_prose():
+    from sitegen.numbers import and_list
+    assert [and_list(x) for x in ([], ["2"], ["2", "4"], [2, 4, 7])] == ["", "2", "2 and 4", "2, 4 and 7"]
+
+
 def test_count_of_says_all_both_none_and_of_the():
     assert count_of(3, 3) == "all 3 photos"
     assert count_of(2, 2) == "both photos"
