@@ -124,16 +124,48 @@ def parse(text: str, path: Path) -> tuple[FrontMatter, str, int]:
         date = date.date()
     if not isinstance(date, dt.date):
         raise fail(f"date {date!r} must be YYYY-MM-DD", "date")
-    authors = _authors(data["authors"], fail)
+    if isinstance(data["authors"], str):
+        authors = _cff_authors(Path(path).parent / data["authors"], fail)
+    else:
+        authors = _authors(data["authors"], fail)
     fm = FrontMatter(title=data["title"], description=data["description"], authors=authors, date=date,
                      licence=data["licence"], bibtex_key=data["bibtex_key"], lines=lines,
                      **{k: data[k] for k in OPTIONAL if k in data})
     return fm, body, body_line
 
 
+def _cff_authors(cff: Path, fail) -> tuple[Author, ...]:
+    """Return the authors of a CITATION.cff file (`authors: ../CITATION.cff` in the front matter), so the
+    article and its citation name the same people from one place. A person is `given-names` and
+    `family-names`, a group or organization `name`; `affiliation` and `website` (or `orcid`) are kept."""
+    if cff.suffix != ".cff":
+        raise fail(f"authors: give a list of {{name, affiliations, url}} or the path of a CITATION.cff file, "
+                   f"not {cff.name!r}", "authors")
+    try:
+        data = yaml.safe_load(cff.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise fail(f"authors: cannot read {cff}: {e.strerror}", "authors") from None
+    except yaml.YAMLError as e:
+        raise fail(f"authors: {cff.name} is not valid YAML: {getattr(e, 'problem', None) or e}", "authors") from None
+    entries = data.get("authors") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise fail(f"authors: {cff.name} has no authors list", "authors")
+    out = []
+    for a in entries:
+        family = a.get("family-names") if isinstance(a, dict) else None
+        name = (a.get("name") or " ".join(x for x in (a.get("given-names"), family) if x)) if isinstance(a, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            raise fail(f"authors: {cff.name}: author {a!r} needs name, or given-names and family-names", "authors")
+        affiliations = (Affiliation(a["affiliation"]),) if a.get("affiliation") else ()
+        out.append(Author(name, a.get("website") or a.get("orcid"), affiliations,
+                          family if family else ("" if a.get("name") else None)))
+    return tuple(out)
+
+
 def _authors(value, fail) -> tuple[Author, ...]:
     if not isinstance(value, list):
-        raise fail("authors must be a list of {name, affiliations, url}", "authors")
+        raise fail("authors must be a list of {name, affiliations, url}, or the path of a CITATION.cff file",
+                   "authors")
     out = []
     for a in value:
         if isinstance(a, str):

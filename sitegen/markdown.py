@@ -19,6 +19,7 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
 from markupsafe import Markup
 
+from sitegen import numbers
 from sitegen.errors import BuildError, line_of
 from sitegen.math import MathError, MathExtension
 
@@ -50,6 +51,7 @@ def expand(path: Path, variables: dict, functions: dict | None = None) -> str:
     """Render a Markdown file through Jinja (StrictUndefined); an error names the file and line."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(path.parent)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
+    env.filters.update(numbers.FILTERS)
     env.globals.update(functions or {})
     try:
         return env.get_template(path.name).render(**variables)

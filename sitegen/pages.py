@@ -17,6 +17,7 @@ from sitegen.frontmatter import FrontMatter, split
 
 log = logging.getLogger("build")
 FIGURE_CALL_RE = re.compile(r"""\bfigure\(\s*["']([\w-]+)["']""")
+METHODS_RE = re.compile(r"^:::[ \t]*methods[ \t]*\n(.*?)^:::[ \t]*$", re.MULTILINE | re.DOTALL)
 INCLUDE_RE = re.compile(r"""\{%-?\s*include\s+["']([^"']+)["']\s*-?%\}""")
 
 
@@ -80,8 +81,12 @@ def template_env(templates: Path) -> jinja2.Environment:
 
 
 def number_figures(text: str, ids: list[str]) -> dict[str, int]:
-    """Number figures in the order the text places them; figures it does not place come after."""
-    order = [i for i in dict.fromkeys(FIGURE_CALL_RE.findall(text)) if i in ids]
+    """Number figures in reading order: the body's in the order the text places them, then those placed in
+    `::: methods` blocks (the page shows them in the appendix, after the body); figures the text does not
+    place come last."""
+    methods = "".join(m.group(1) for m in METHODS_RE.finditer(text))
+    body = METHODS_RE.sub("", text)
+    order = [i for i in dict.fromkeys(FIGURE_CALL_RE.findall(body) + FIGURE_CALL_RE.findall(methods)) if i in ids]
     order += [i for i in ids if i not in order]
     return {fig_id: n + 1 for n, fig_id in enumerate(order)}
 
@@ -140,7 +145,7 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
 
     conv.html = figures_in(conv.html)
     conv.slots = {name: figures_in(html) for name, html in conv.slots.items()}   # e.g. a figure in ::: methods
-    return conv, list(placed.values())
+    return conv, sorted(placed.values(), key=lambda f: f["number"])
 
 
 def photo_credits(placed: list[dict], scripts: dict, config) -> list[dict]:
@@ -205,7 +210,9 @@ def render_page(article, figures: dict[str, dict], scripts: dict, config, assets
     parts = {k: Markup(citer.sub(v)) for k, v in parts.items()}
     cite_text, bibtex = cite_this(meta)
     affiliations = list(dict.fromkeys(f for a in meta.authors for f in a.affiliations))
-    page = {"meta": meta, "date": f"{meta.date:%B} {meta.date.day}, {meta.date.year}", "toc": conv.toc,
+    toc = conv.toc + ([{"id": "methods", "name": "Methods", "level": 2, "children": []}]
+                      if parts["methods"] else [])   # the appendix's Methods, which the text refers to
+    page = {"meta": meta, "date": f"{meta.date:%B} {meta.date.day}, {meta.date.year}", "toc": toc,
             "affiliations": affiliations, "figures": placed, "credits": photo_credits(placed, scripts, config),
             "references": [(n + 1, r.key, Markup(r.html)) for n, r in enumerate(citer.cited)],
             "cite_text": cite_text, "bibtex": bibtex, "short_cite": _short_cite(meta), **parts, **assets}

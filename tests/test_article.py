@@ -14,14 +14,18 @@ from tests.test_views import DESKTOP, PHONE, _car, _focus_ring, _index, _no_over
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PART1 = ["in_context", "progress", "cossim_sweep", "convergence", "scale", "models", "randomization",
          "preprocessing", "branches"]
-COMPARE = ["cossim_sweep", "models", "preprocessing", "branches"]
+COMPARE = ["cossim_sweep", "models", "preprocessing", "branches"]      # options side by side (arrange "row")
 STRIP = ["progress", "randomization"]
 
 
-def _load(probe):
-    """Wait until no figure on the page is still mounting; return the page."""
+def _load(probe, open_all: bool = True):
+    """Wait until no figure on the page is still mounting; return the page. open_all lets every figure load its
+    sprite sheets now, as scrolling past it would (test_sheets_load_as_figures_near_the_viewport checks that
+    far figures wait)."""
     probe.page.wait_for_function("document.querySelectorAll('[data-figure]').length > 0"
                                  " && !document.querySelector('[data-mounted=pending]')")
+    if open_all:
+        probe.page.evaluate("window.Caricatures.openAll()")
     return probe.page
 
 
@@ -72,24 +76,80 @@ def test_in_context_grid_follows_hover_and_keys(open_page, article_url):
     assert _shown(page, "in_context") not in (first, hovered) and _focus_ring(page)
 
 
-@pytest.mark.parametrize("fig", COMPARE)
-def test_compare_figures_switch_options_by_hover_and_keys(open_page, article_url, fig):
-    page = _load(open_page(article_url + "index.html", **DESKTOP))
-    keys = [o["key"] for o in _index(page, fig)["data"]["options"]]
+def check_marks(page, fig: str) -> None:
+    """Assert hovering an option's card marks it, leaving marks the selected one again, and arrow keys select."""
+    data = _index(page, fig)["data"]
+    keys = [o["key"] for o in data["options"]]
     options = _options(page, fig)
     assert options.count() == len(keys) >= 2
-    start = _shown(page, fig)                                 # tile keys are <photo>/<layer>/<option>
-    prefix, current = start.rsplit("/", 1)
-    i = keys.index(current)
+    i = keys.index(data["initial"]["option"])
     j, key = (i + 1, "ArrowRight") if i + 1 < len(keys) else (i - 1, "ArrowLeft")
+    shown = lambda: [k for n, k in enumerate(keys) if "is-shown" in options.nth(n).get_attribute("class")]
+    assert shown() == [keys[i]] and options.nth(i).get_attribute("aria-checked") == "true"
     options.nth(j).hover()
-    assert _shown(page, fig) == f"{prefix}/{keys[j]}"         # same photo and layer, the hovered option
+    assert shown() == [keys[j]]
     page.mouse.move(2, 2)
-    assert _shown(page, fig) == start
+    assert shown() == [keys[i]]
     options.nth(i).focus()
     page.keyboard.press(key)
-    assert _shown(page, fig) == f"{prefix}/{keys[j]}" and _focus_ring(page)
-    assert options.nth(j).get_attribute("aria-checked") == "true"
+    assert options.nth(j).get_attribute("aria-checked") == "true" and _focus_ring(page)
+
+
+@pytest.mark.parametrize("fig", COMPARE)
+def test_compare_figures_mark_options_by_hover_and_keys(open_page, article_url, fig):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    check_marks(_load(probe), fig)
+    assert probe.errors == []
+
+
+def check_row(page, fig: str) -> None:
+    """Assert a side-by-side compare figure shows the photo and every option's own tile for the shown photo and
+    layer, and follows a click on another layer."""
+    index = _index(page, fig)
+    data = index["data"]
+    assert data["arrange"] == "row" and page.locator(f"#fig-{fig} .cv-inspector").count() == 0
+    layers = [lay["key"] for lay in data["layers"]]
+    first = data["initial"]["layer"]
+    for layer in [first] + [k for k in layers if k != first][:1]:
+        if len(layers) > 1:
+            page.locator(f"#fig-{fig} [aria-label='{data['layer_label']}'] [role=radio]").nth(layers.index(layer)).click()
+        cells = data["cells"][data["initial"]["photo"]][layer]
+        assert _shows(page.locator(f"#fig-{fig} .cv-card-photo .cv-tile"), index, f"photo/{data['initial']['photo']}")
+        for option in data["options"]:
+            card = page.locator(f"#fig-{fig} .cv-option[data-key='{option['key']}']")
+            assert _shows(card.locator(".cv-tile"), index, cells[option["key"]]["tile"]), (fig, option)
+            assert option["label"] in card.inner_text() and card.locator(".cv-card-metrics").inner_text().strip()
+    boxes = [_options(page, fig).nth(i).bounding_box() for i in range(2)]
+    photo = page.locator(f"#fig-{fig} .cv-card-photo").bounding_box()
+    assert abs(boxes[0]["y"] - photo["y"]) < 5 and abs(boxes[1]["y"] - photo["y"]) < 5     # one row
+
+
+@pytest.mark.parametrize("fig", COMPARE)
+def test_compare_figures_show_their_options_side_by_side(open_page, article_url, fig):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    check_row(page, fig)
+    assert probe.errors == []
+
+
+def _pct(value: float) -> str:
+    """Return a share as the page prints it: whole percent, true minus sign."""
+    return f"{100 * value:.0f}%".replace("-", "\u2212")
+
+
+def test_models_figure_shows_the_transfer_numbers_the_text_quotes(open_page, article_url):
+    """The cross-network averages of the text ("between the Lite sizes … %") are in the figure's table."""
+    page = _load(open_page(article_url + "index.html", **DESKTOP))
+    index = _index(page, "models")
+    metrics, fig = index["metrics"], page.locator("#fig-models")
+    depths = [lay["key"] for lay in index["data"]["layers"]]
+    for i, depth in enumerate(depths):
+        fig.locator("[aria-label=Depth] [role=radio]").nth(i).click()
+        groups = fig.locator(".cv-matrix-groups").inner_text()
+        for name in ("lite_family", "lite_mnv2", "random_in_trained"):
+            assert _pct(metrics["transfer"][depth][name]) in groups, (depth, name, groups)
+        row = fig.locator("table.cv-matrix tbody tr").nth(0).locator("td").all_inner_texts()
+        assert row[0] == "100%" and row[1] == _pct(metrics["cross"][depth]["lite0"]["lite1"])
 
 
 @pytest.mark.parametrize("fig", STRIP)
@@ -154,11 +214,14 @@ def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, artic
     before = _shown(page, "in_context")
     page.locator("#fig-in_context tbody tr").nth(1).locator(".cv-cell").nth(1).tap()
     assert _shown(page, "in_context") != before
-    for fig in COMPARE:
-        before = _shown(page, fig)
+    for fig in COMPARE:                                       # the options beside the photo, not far below it
+        photo = page.locator(f"#fig-{fig} .cv-card-photo").bounding_box()
         options = _options(page, fig)
-        options.nth(0 if options.nth(0).get_attribute("aria-checked") != "true" else 1).tap()
-        assert _shown(page, fig) != before, fig
+        first = options.nth(0).bounding_box()
+        assert abs(first["y"] - photo["y"]) < 5 and first["width"] >= 90, fig
+        n = 0 if options.nth(0).get_attribute("aria-checked") != "true" else 1
+        options.nth(n).tap()
+        assert options.nth(n).get_attribute("aria-checked") == "true", fig
     for fig in STRIP:
         before = _shown(page, fig)
         page.locator(f"#fig-{fig} .cv-strip-item").nth(1).tap()
@@ -172,3 +235,50 @@ def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, artic
         cells.forEach(td => { td.textContent += ' wide-cell-content-from-a-full-size-run'; });
         return cells.length; }""")
     assert widened > 0 and _no_overflow(page)
+
+
+def _requested(probe, files) -> bool:
+    return any(u.endswith(f) for u in probe.requests for f in files)
+
+
+def _wait_for_requests(page, probe, files, timeout_s: float = 10) -> None:
+    """Wait until the page has asked for every file (file:// loads leave no resource-timing entries)."""
+    for _ in range(int(timeout_s * 20)):
+        if all(any(u.endswith(f) for u in probe.requests) for f in files):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"never requested: {[f for f in files if not _requested(probe, [f])]}")
+
+
+def test_sheets_load_as_figures_near_the_viewport(open_page, quick_article):
+    """From file://, the first figure's sheets load at once; a figure far below the fold asks for none of its
+    sheets until the reader scrolls towards it, and no request ever leaves the page's folder."""
+    url = (quick_article / "index.html").as_uri()
+    probe = open_page(url, inside=quick_article.as_uri() + "/", **DESKTOP)
+    page = _load(probe, open_all=False)
+    first = [s["file"] for s in _index(page, "in_context")["sheets"]]
+    _wait_for_requests(page, probe, first)
+    far = [s["file"] for s in _index(page, "debugging")["sheets"]]
+    assert page.evaluate("() => document.querySelector('#fig-debugging').getBoundingClientRect().top") > 3 * 900
+    page.wait_for_timeout(300)
+    assert not _requested(probe, far)
+    assert page.get_attribute("#fig-debugging", "data-sheets") == "waiting"
+    page.locator("#fig-debugging").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#fig-debugging').dataset.sheets === 'open'")
+    _wait_for_requests(page, probe, far)
+    check_row(page, "debugging")
+    assert probe.errors == [] and probe.outside == []
+
+
+def test_wide_math_and_tables_scroll_with_a_visible_cue_on_a_phone(open_page, article_url):
+    """At 375 px the attribution equation and the methods tables are wider than the text: they scroll in their
+    own box, with a shadow at the edge that hides more (and a visible scrollbar)."""
+    page = _load(open_page(article_url + "index.html", **PHONE))
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.math-display, .d-article table, .d-appendix table')]
+        .filter(n => n.scrollWidth > n.clientWidth + 1)
+        .map(n => { const s = getComputedStyle(n);
+                    return [n.className || n.tagName, s.overflowX, s.backgroundImage.includes('radial-gradient')]; })""")
+    kinds = {k for k, _, _ in boxes}
+    assert any("math-display" in k for k in kinds) and "TABLE" in kinds, boxes
+    assert all(o == "auto" and cue for _, o, cue in boxes), boxes
+    assert _no_overflow(page)

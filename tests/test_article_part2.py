@@ -100,22 +100,11 @@ def test_tapping_a_class_selects_it_and_tapping_the_caricature_toggles_the_map(o
 
 
 @pytest.mark.parametrize("fig", ["attribution_hidden", "iterated", "debugging"])
-def test_compare_figures_switch_option(open_page, article_url, fig):
+def test_compare_figures_show_options_side_by_side_and_mark_them(open_page, article_url, fig):
+    from tests.test_article import check_marks, check_row
     probe = open_page(article_url + "index.html", **DESKTOP)
     page = _load(probe)
-    index = _index(page, fig)
-    data = index["data"]
-    s = data["initial"]
-    target = next(o["key"] for o in data["options"] if o["key"] != s["option"])
-    cell = data["cells"][s["photo"]][s["layer"]]
-    car, option = _car(page, fig), page.locator(f"#fig-{fig} .cv-option[data-key='{target}']")
-    assert _shows(car, index, cell[s["option"]]["tile"])
-    option.hover()                                                           # hover previews
-    assert _shows(car, index, cell[target]["tile"])
-    page.mouse.move(2, 2)
-    assert _shows(car, index, cell[s["option"]]["tile"])
-    option.click()                                                           # click selects
-    page.mouse.move(2, 2)
-    assert _shows(car, index, cell[target]["tile"]) and option.get_attribute("aria-checked") == "true"
+    check_row(page, fig)
+    check_marks(page, fig)
     assert probe.errors == []
 

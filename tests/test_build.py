@@ -83,6 +83,9 @@ def test_citations_footnotes_toc_and_appendix(built):
     assert "Größe, J., François, É. and Google Brain Team" in page
     assert 'href="#fn:note"' in page and page.index('id="fn:note"') > page.index('class="d-appendix"')
     assert re.search(r'<nav class="toc.*href="#introduction".*href="#math".*href="#bands"', page, re.DOTALL)
+    toc = page[page.index('<nav class="toc'):page.index("</nav>")]
+    assert toc.rstrip().endswith("</ol>") and toc.count('href="#methods"') == 1    # the appendix's Methods too
+    assert toc.index('href="#bands"') < toc.index('href="#methods"') and 'id="methods"' in page
     appendix = page[page.index('class="d-appendix"'):]
     assert "Tiles are synthetic; see" in appendix and '<aside class="l-gutter">' in page
     credits = json.loads((ROOT / "images" / "credits.json").read_text())

@@ -106,3 +106,21 @@ def test_family_names_and_groups():
 def test_unclosed_block_and_non_mapping():
     assert _error("---\ntitle: x\n").line == 1
     assert "mapping" in _error("---\n- a\n- b\n---\nbody\n").message
+
+
+def test_authors_can_come_from_citation_cff(tmp_path):
+    """`authors: ../CITATION.cff` takes the article's authors from the citation file: one source for both."""
+    (tmp_path / "CITATION.cff").write_text(
+        "cff-version: 1.2.0\nauthors:\n  - given-names: Ada King\n    family-names: Lovelace\n"
+        "    affiliation: Analytical Engines\n    website: https://example.org/ada\n"
+        "  - name: The Lucid Authors\n")
+    (tmp_path / "article").mkdir()
+    text = GOOD.replace(GOOD[GOOD.index("authors:"):GOOD.index("date:")], "authors: ../CITATION.cff\n")
+    fm, _, _ = parse(text, tmp_path / "article" / "index.md")
+    assert [a.name for a in fm.authors] == ["Ada King Lovelace", "The Lucid Authors"]
+    ada, group = fm.authors
+    assert ada.last_first == "Lovelace, Ada King" and ada.url == "https://example.org/ada"
+    assert [f.name for f in ada.affiliations] == ["Analytical Engines"]
+    assert group.is_group and group.bibtex == "{The Lucid Authors}" and group.affiliations == ()
+    with pytest.raises(BuildError, match="cannot read"):
+        parse(text.replace("../CITATION.cff", "../MISSING.cff"), tmp_path / "article" / "index.md")

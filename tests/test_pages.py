@@ -14,6 +14,14 @@ def test_numbers_follow_included_sections_in_order(tmp_path):
         "first": 1, "second": 2, "third": 3, "unplaced": 4}
 
 
+def test_figures_in_methods_blocks_are_numbered_after_the_body():
+    """A figure placed in `::: methods` is shown in the appendix, after every body figure: numbers follow
+    reading order, not the order of the source."""
+    text = ('{{ figure("a") }}\n\n::: methods\n**M.** text\n\n{{ figure("study") }}\n:::\n\n'
+            '{{ figure("b") }}\n\n::: aside\n{{ figure("c") }}\n:::\n')
+    assert number_figures(text, ["a", "b", "c", "study"]) == {"a": 1, "b": 2, "c": 3, "study": 4}
+
+
 def test_missing_value_survives_what_the_article_does_with_numbers():
     import jinja2
 
@@ -36,12 +44,13 @@ def test_cossim_text_follows_what_the_gain_did():
     text = section[start:section.index("default $p = 0$", start)]
 
     def render(p0, p2):
-        metrics = {"cases": 4, "cosine": {"p0": 0.7, "p2": 0.9}, "gain": {"p0": p0, "p2": p2}}
+        metrics = {"cases": 4, "photos": 2, "cosine": {"p0": 0.7, "p2": 0.9}, "gain": {"p0": p0, "p2": p2}}
         fig = {"cossim_sweep": FigureVars("cossim_sweep", 3, metrics, {}, {})}
         return " ".join(jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text).render(
             fig=fig).split())
 
     assert "stays about where it was (1.03 and 0.99)" in render(1.03, 0.99)
+    assert "on 2 photos at an early and a middle layer. On them, higher powers" in render(1.03, 0.99)
     assert "gain falls from 1.20 to 0.90" in render(1.2, 0.9) and "without giving up" not in render(1.2, 0.9)
     assert "gain rises too, from 1.00 to 1.30" in render(1.0, 1.3)
 

@@ -51,6 +51,15 @@ def test_photo_labels_read_as_names():
     assert labels["images/animals/panda.jpg"] == "Panda"
     run_together = [lab for lab in labels.values() if not any(c in lab for c in " -") and len(lab) > 12]
     assert run_together == [], run_together
+    # A file name's counter is not part of a name ("hammer1"), proper names keep their capitals, and photos
+    # that would share a name are told apart by number.
+    assert labels["images/objects/hammer1.jpg"] == "Hammer"
+    assert labels["images/objects/measuring_tape1.jpg"] == "Measuring tape"
+    assert labels["images/objects/grace_hopper.jpg"] == "Rear Admiral Grace Hopper"
+    assert [lab for lab in labels.values() if lab[-1].isdigit() and lab[-2] != " "] == []
+    assert len(set(labels.values())) == len(labels)
+    fish = [labels[p] for p in all_photos() if "/fish" in p]
+    assert fish == [f"Fish {i}" for i in range(1, len(fish) + 1)] and len(fish) > 1     # listed in order
 
 
 def test_seed_spread_measures_ranges_and_agreement_between_seeds():

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SITE = ROOT / "tests" / "fixtures" / "views"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-FIGURES = ["fx_grid", "fx_compare", "fx_explorer", "fx_strip", "fx_classes", "fx_chart", "fx_dist"]
+FIGURES = ["fx_grid", "fx_compare", "fx_row", "fx_explorer", "fx_strip", "fx_classes", "fx_chart", "fx_dist"]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -42,10 +42,13 @@ def views_url(tmp_path_factory):
     server.server_close()
 
 
-def _load(probe):
-    """Wait until every figure is mounted; return the page."""
+def _load(probe, open_all: bool = True):
+    """Wait until every figure is mounted; return the page. Figures far below the fold load their sprite sheets
+    only when they near the viewport: open_all lets every figure load them now, as scrolling past it would."""
     probe.page.wait_for_function("document.querySelectorAll('[data-figure]:not([data-mounted=pending])').length"
                                  f" === {len(FIGURES) + 2} && !document.querySelector('[data-mounted=pending]')")
+    if open_all:
+        probe.page.evaluate("window.Caricatures.openAll()")
     return probe.page
 
 
@@ -227,6 +230,91 @@ def test_compare_switches_models_and_keeps_photo_and_layer(open_page, views_url)
     assert page.locator("#fig-fx_compare .cv-title").inner_text() == "Bus · late of B · Model B"
 
 
+def _card(page, fig: str, key: str):
+    return page.locator(f"#fig-{fig} .cv-option[data-key='{key}']")
+
+
+def test_compare_row_shows_every_option_side_by_side_with_its_metrics_and_the_matrix(open_page, views_url):
+    probe = open_page(views_url, **DESKTOP)
+    page = _load(probe)
+    index = _index(page, "fx_row")
+    cells, fig = index["data"]["cells"], page.locator("#fig-fx_row")
+    assert fig.locator(".cv-inspector").count() == 0
+    photo = fig.locator(".cv-card-photo .cv-tile")
+    assert _shows(photo, index, "photo/cat") and "Cat" in fig.locator(".cv-card-photo").inner_text()
+    for m in "ABC":                                             # each option its own tile, label and metrics
+        card = _card(page, "fx_row", m)
+        assert _shows(card.locator(".cv-tile"), index, f"cat/early/{m}")
+        text = card.inner_text()
+        assert f"Model {m}" in text and f"early of {m}" in text and "cos " in text and "gain " in text
+    boxes = [_card(page, "fx_row", m).bounding_box() for m in "ABC"] + [photo.bounding_box()]
+    assert len({round(b["y"]) for b in boxes[:3]}) == 1 and boxes[0]["width"] >= 120    # one row, big tiles
+    assert _card(page, "fx_row", "B").get_attribute("aria-checked") == "true"
+    table = fig.locator("table.cv-matrix")
+    assert table.locator("tbody tr").nth(0).locator("td").all_inner_texts() == ["100%", "50%", "33%"]
+    assert table.locator("tbody tr.is-shown th").inner_text() == "B"
+    assert fig.locator(".cv-matrix-groups").inner_text() == "A ↔ B 125%"
+    _card(page, "fx_row", "C").hover()                          # hover marks the card and the matrix row
+    assert table.locator("tbody tr.is-shown th").inner_text() == "C"
+    page.mouse.move(2, 2)
+    assert table.locator("tbody tr.is-shown th").inner_text() == "B"
+    fig.locator("[aria-label=Layer] [role=radio]").nth(1).click()  # another layer: every card and the matrix follow
+    for m in "AB":
+        assert _shows(_card(page, "fx_row", m).locator(".cv-tile"), index, f"cat/late/{m}")
+    assert _card(page, "fx_row", "C").get_attribute("aria-disabled") == "true"
+    assert "not available" in _card(page, "fx_row", "C").inner_text()
+    assert table.locator("tbody tr").nth(0).locator("td").all_inner_texts() == ["50%", "25%", "17%"]
+    fig.locator("[aria-label=Photo] [role=radio]").nth(1).click()
+    assert _shows(photo, index, "photo/bus") and _shows(_card(page, "fx_row", "A").locator(".cv-tile"), index,
+                                                      "bus/late/A")
+    assert cells["bus"]["late"]["A"]["label"] in _card(page, "fx_row", "A").inner_text()
+    _card(page, "fx_row", "A").focus()                          # keyboard: arrows select the next card
+    page.keyboard.press("ArrowRight")
+    assert _card(page, "fx_row", "B").get_attribute("aria-checked") == "true" and _focus_ring(page)
+    assert all("fx_broken" in e or "fx_malformed" in e for e in probe.errors), probe.errors
+
+
+def test_compare_row_fits_a_phone(open_page, views_url):
+    probe = open_page(views_url, **PHONE)
+    page = _load(probe)
+    fig = page.locator("#fig-fx_row")
+    fig.scroll_into_view_if_needed()
+    photo = fig.locator(".cv-card-photo").bounding_box()
+    first = _card(page, "fx_row", "A").bounding_box()
+    assert abs(first["y"] - photo["y"]) < 5 and first["width"] >= 90      # beside the photo, not far below it
+    assert _no_overflow(page)
+    fig.screenshot(path=str(ARTIFACTS / "view-fx_row-phone.png"))
+
+
+def test_explorer_set_without_the_selected_photo_selects_its_first(open_page, views_url):
+    """Choosing a set that hides the selected photo selects that set's first photo: the inspector never empties."""
+    page = _load(open_page(views_url, **DESKTOP))
+    index, fig = _index(page, "fx_explorer"), "#fig-fx_explorer"
+    page.locator(f"{fig} .cv-item").nth(2).click()                      # an animal
+    page.locator(f"{fig} [aria-label=Set] [role=radio]", has_text="Places").click()
+    page.wait_for_function("() => !document.querySelector('#fig-fx_explorer .cv-pending')")
+    selected = page.locator(f"{fig} .cv-item[aria-selected=true]")
+    assert selected.count() == 1 and selected.get_attribute("data-key") == "p00"
+    assert _shows(_car(page, "fx_explorer"), index, "stem/p00")
+    assert page.locator(f"{fig} .cv-title").inner_text().startswith("p00")
+    page.mouse.move(2, 2)                                               # leaving keeps it
+    assert _shows(_car(page, "fx_explorer"), index, "stem/p00")
+
+
+def test_explorer_chart_labels_clear_the_tick_labels(open_page, views_url):
+    """Each panel's label sits on a line of its own above the panel: a longer label ("cosine") would otherwise
+    run into the top tick label."""
+    page = _load(open_page(views_url, **DESKTOP))
+    overlaps = page.evaluate("""() => {
+        const svg = document.querySelector('#fig-fx_explorer svg.cv-chart');
+        const box = n => n.getBoundingClientRect();
+        const cut = (a, b) => a.top < b.bottom && b.top < a.bottom;   // a label has a line of its own
+        const labels = [...svg.querySelectorAll('text.cv-axis-label')].map(box);
+        const ticks = [...svg.querySelectorAll('text.cv-tick')].map(box);
+        return [labels.length, labels.filter(l => ticks.some(t => cut(l, t))).length]; }""")
+    assert overlaps == [2, 0]
+
+
 def test_explorer_loads_a_layer_only_when_picked_and_filters_sets(open_page, views_url):
     probe = open_page(views_url, **DESKTOP)
     page = _load(probe)
@@ -383,6 +471,8 @@ def test_percentages_strictly_between_0_and_1_never_read_as_0_or_100(open_page, 
     page = _load(open_page(views_url, **DESKTOP))
     fmt = "([v, s]) => window.Caricatures.lib.fmt(v, s)"
     cases = {(0.9996, ".0%"): "99.96%", (0.97, ".0%"): "97%", (1.0, ".0%"): "100%", (0.0002, ".0%"): "0.02%",
-             (0.0, ".0%"): "0%", (0.99999999, ".0%"): "100.000%", (0.474, ".1%"): "47.4%", (-0.5, ".0%"): "−50%"}
+             (0.0, ".0%"): "0%", (0.99999999, ".0%"): ">99.99%", (0.00000001, ".0%"): "<0.01%",
+             (0.474, ".1%"): "47.4%", (-0.5, ".0%"): "−50%",
+             (-0.001, ".2f"): "0.00", (-0.004, ".0%"): "0%", (-0.5, ".2f"): "−0.50", (2.5e-8, ".1e"): "2.5e−8"}
     for (value, spec), want in cases.items():
         assert page.evaluate(fmt, [value, spec]) == want, (value, spec)

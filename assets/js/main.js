@@ -25,6 +25,31 @@
     };
   }
 
+  // Sprite sheets load as their figure approaches the viewport: a figure within NEAR px of it when mounted
+  // is drawn with its sheets at once (the first screen renders as before); the others keep their sheets
+  // closed until an IntersectionObserver with that margin sees them coming (or the page is printed).
+  var NEAR = 1000;
+  var closed = [];
+  var observer = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) { if (entry.isIntersecting) openFigure(entry.target); });
+  }, { rootMargin: NEAR + 'px 0px' }) : null;
+
+  function near(figure) {
+    var r = figure.getBoundingClientRect();
+    var h = window.innerHeight || document.documentElement.clientHeight;
+    return r.bottom > -NEAR && r.top < h + NEAR;
+  }
+
+  function openFigure(figure) {
+    if (observer) observer.unobserve(figure);
+    closed = closed.filter(function (f) { return f !== figure; });
+    if (figure.cvSprites) figure.cvSprites.open();
+    figure.setAttribute('data-sheets', 'open');
+  }
+
+  /** Open every figure's sheets now (printing, or a caller that needs the whole page drawn). */
+  function openAll() { closed.slice().forEach(openFigure); }
+
   /** Mount one figure element; never throws (errors are shown inside the figure). */
   function mountFigure(figure) {
     if (figure.getAttribute('data-mounted')) return;
@@ -45,9 +70,17 @@
       var viewName = figure.getAttribute('data-view') || index.view;
       var mountFn = C.figures[id] || C.views[viewName];
       if (!mountFn) throw new lib.DataError('no view named "' + viewName + '" (assets/js/views/' + viewName + '.js)');
-      var ctx = { id: id, figure: figure, report: report, sprites: new lib.Sprites(index, report), view: viewName };
+      var lazy = !!observer && !near(figure);
+      var sprites = new lib.Sprites(index, report, { closed: lazy });
+      figure.cvSprites = sprites;
+      figure.setAttribute('data-sheets', lazy ? 'waiting' : 'open');
+      var ctx = { id: id, figure: figure, report: report, sprites: sprites, view: viewName };
       mountFn(mount, index, ctx);
       figure.setAttribute('data-mounted', 'ok');
+      if (lazy) {
+        closed.push(figure);
+        observer.observe(figure);
+      }
     } catch (err) {
       figure.setAttribute('data-mounted', 'error');
       if (mount) {   // drop a half-built view; keep the error box
@@ -67,6 +100,8 @@
 
   C.mountFigure = mountFigure;
   C.mountAll = mountAll;
+  C.openAll = openAll;
+  window.addEventListener('beforeprint', openAll);
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', mountAll);
   else mountAll();
 })();

@@ -6,6 +6,7 @@ batched caricature run. Two figures that declare the same run share one computat
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ NAMES = {  # display names where the credited title is a run-together file name
     "reimscathedral": "Reims Cathedral", "schwerinpalace": "Schwerin Palace",
     "statueofliberty": "Statue of Liberty", "trierimperialbaths": "Trier Imperial Baths",
     "wormscathedral": "Worms Cathedral",
+    "buffetset": "Cup and saucer", "plier1": "Pliers", "screw_driver1": "Screwdriver", "solar1": "Solar cooker",
+    "cabrillo": "Cabrillo", "navajo": "Navajo", "rocamadour": "Rocamadour",
 }
 
 
@@ -57,12 +60,26 @@ def photo_set(path: str) -> str:
     return Path(path).parent.name
 
 
+def _plain(title: str) -> str:
+    """Return a credited title as a display name: underscores as spaces, first letter capitalized, trailing digits (a file
+    name's counter, "hammer1") dropped."""
+    name = re.sub(r"\s*\d+$", "", title.replace("_", " ")).strip() or title
+    return name[:1].upper() + name[1:]
+
+
 def photo_label(path: str) -> str:
-    """Return the photo's display name: from NAMES, else its credited title, else its file name."""
+    """Return the photo's display name: from NAMES, else its credited title without a file name's counter
+    ("hammer1" → "Hammer"), else its file name. Photos whose names would then coincide ("fish10", "fish5")
+    are numbered in the order `all_photos` lists them ("Fish 1", "Fish 2", …)."""
     if photo_key(path) in NAMES:
         return NAMES[photo_key(path)]
-    entry = photo_credits(ROOT / "images").get(str(Path(path).relative_to("images")))
-    return entry["title"].replace("_", " ").capitalize() if entry else photo_key(path)
+    credits = photo_credits(ROOT / "images")
+    entry = credits.get(str(Path(path).relative_to("images")))
+    if not entry:
+        return photo_key(path)
+    name = _plain(entry["title"])
+    same = sorted(f for f, e in credits.items() if Path(f).stem not in NAMES and _plain(e["title"]) == name)
+    return f"{name} {same.index(entry['file']) + 1}" if len(same) > 1 else name
 
 
 def ref(name: str, weights: str = "imagenet", seed: int = 0, reinit: tuple[str, ...] = (),

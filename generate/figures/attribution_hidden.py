@@ -21,8 +21,8 @@ from generate.runs import Run, caricature
 SPEC = FigureSpec(
     id="attribution_hidden", title="Caricatures that emphasize what a later layer uses", view="compare",
     layout="l-page",
-    caption="The same photo and early layer, caricatured plainly or toward the energy of a later layer. Pick a "
-            "photo, a layer and an objective; the small buttons preview each objective.",
+    caption="The same photo and early layer, caricatured plainly and toward the energy of a later layer, side by "
+            "side. Pick a photo and a layer.",
     inputs=common.COMPARE[:4], models=(LITE0,), layers=("stem", "block2", "block4", "block7"), steps=CORE["steps"],
     params={"core": CORE, "later": ["block10", "head"]},
     quick={"inputs": common.COMPARE[:2], "steps": CORE_QUICK["steps"], "params": {"core": CORE_QUICK}},
@@ -101,7 +101,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 gains[(key, layer)].append(metrics["gain"])
                 cosines[(key, layer)].append(metrics["cosine"])
                 cells[pk][layer][key] = {"tile": tile, "metrics": metrics, "label": layer_label(model, layer, size)}
-    data = {"option_label": "Objective", "photo_label": "Photo", "layer_label": "Caricature layer",
+    data = {"option_label": "Objective", "photo_label": "Photo", "layer_label": "Caricature layer", "arrange": "row",
             "options": [{"key": k, "label": lab} for k, lab, _ in options],
             "photos": [{"key": common.photo_key(p), "label": common.photo_label(p),
                         "photo": f"photo/{common.photo_key(p)}"} for p in spec.inputs],

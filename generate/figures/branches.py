@@ -32,8 +32,8 @@ LABELS = {"input": "block input (skip)", "branch": "residual branch", "output": 
 SPEC = FigureSpec(
     id="branches", title="A residual branch on its own", view="compare", layout="l-page",
     inputs=COMPARE[:3], models=(LITE0,), steps=CORE["steps"], params={"core": CORE, "depths": DEPTHS},
-    caption="Switch between the caricature of a residual block's input (what the skip connection carries), "
-            "of its branch alone, and of its output, the sum of the two.",
+    caption="Side by side, the caricatures of a residual block's input (what the skip connection carries), of "
+            "its branch alone, and of its output, the sum of the two. Pick a photo and a block.",
     quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"], "params": {"core": CORE_QUICK,
                                                                            "depths": DEPTHS_QUICK}})
 
@@ -97,7 +97,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                "branch_output_cosine": {d: float(np.mean([s["cosine"] for s in v])) for d, v in share.items()},
                "cosine": {k: {d: float(np.mean([cells[ph][d][k]["metrics"]["cosine"] for ph in cells]))
                               for d in blocks} for k in LABELS}}
-    data = {"option_label": "Activation", "layer_label": "Block",
+    data = {"option_label": "Activation", "layer_label": "Block", "arrange": "row",
             "options": [{"key": k, "label": v} for k, v in LABELS.items()],
             "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
                        for x in spec.inputs],

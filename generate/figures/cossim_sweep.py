@@ -1,5 +1,5 @@
 """Figure `cossim_sweep` (section "How a caricature is made"): the same caricature under lucid's
-cossim_pow ∈ {0, 0.5, 1, 2}, at an early and a middle layer of Lite0, on two photos.
+cossim_pow ∈ {0, 0.5, 1, 2} (the cosine power p of the text), at an early and a middle layer of Lite0, on two photos.
 
 Reproduce: python build.py --only cossim_sweep   (alone: python -m generate.figures.cossim_sweep [--quick])
 """
@@ -14,12 +14,12 @@ from generate.runs import Run, caricature
 
 POWS = (0.0, 0.5, 1.0, 2.0)
 SPEC = FigureSpec(
-    id="cossim_sweep", title="Trading gain for similarity with cossim_pow", view="compare", layout="l-page",
+    id="cossim_sweep", title="Trading gain for similarity with the cosine power p", view="compare", layout="l-page",
     inputs=(TEASER[0], TEASER[3]), models=(LITE0,), layers=("block4", "block10"), steps=CORE["steps"],
     params={"pows": POWS, "size": CORE["size"], "lr": CORE["lr"]},
-    caption="Pick a power p: the objective is d · s^p (see the text). With p = 0 the optimizer only "
-            "pushes the dot product up; larger p rewards keeping the photo's direction. Each button shows its "
-            "power's caricature; the photo and layer controls switch the case.",
+    caption="Pick a power $p$: the objective is $d \\cdot s^{p}$ (see the text). With $p = 0$ the optimizer "
+            "only pushes the dot product up; larger $p$ rewards keeping the photo's direction. The four powers side "
+            "by side; pick a photo and a layer.",
     quick={"inputs": TEASER[:1], "layers": ("block4",), "steps": CORE_QUICK["steps"],
            "params": {"size": CORE_QUICK["size"]}})
 
@@ -50,7 +50,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 m = {"cosine": run["cosine"][i], "gain": run["gain"][i]}
                 cells.setdefault(key, {}).setdefault(layer, {})[f"p{pow_:g}"] = {"tile": tile, "metrics": m}
                 table.setdefault(f"p{pow_:g}", []).append(m)
-    data = {"option_label": "cossim_pow",
+    data = {"option_label": "Cosine power p", "arrange": "row",
             "options": [{"key": f"p{q:g}", "label": f"p = {q:g}"} for q in p["pows"]],
             "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
                        for x in spec.inputs],

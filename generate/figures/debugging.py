@@ -17,8 +17,10 @@ import torch
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
 from generate.figures._attribution import high_frequency
-from generate.figures._measures import image_metrics, pixel_correlation, to_tensor
+from generate.figures._measures import ADAM_EPS, STALLED_RMS, image_metrics, pixel_correlation, to_tensor
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label, photo_channels
+from generate.files import ROOT
+from generate.images import load_photo
 from generate.runs import Run, caricature, channel
 
 SETUPS = {  # key: (label, model variant, settings for both optimizations)
@@ -31,9 +33,9 @@ SETUPS = {  # key: (label, model variant, settings for both optimizations)
 SPEC = FigureSpec(
     id="debugging", title="Broken setups: feature visualizations and caricatures", view="compare",
     layout="l-page",
-    caption="Three photos, five setups. Pick a photo and an image — a feature visualization of the channel the photo excites "
-            "most, or a caricature of the photo — and compare the setups side by side; the metrics re-evaluate "
-            "each image in the healthy model.",
+    caption="The five setups side by side for one photo. Pick a photo and an image — a feature visualization of "
+            "the channel the photo excites most, or a caricature of the photo, at block 4 or block 10. The metrics "
+            "re-evaluate each image in the healthy model.",
     inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/places/statueofliberty.jpg"),
     models=(LITE0,), layers=("block4", "block10"), steps=128,
     params={"vis_size": 160, "core": CORE},
@@ -116,6 +118,14 @@ def photo_cells(config: FigureConfig, spec: FigureSpec, path: str) -> tuple[dict
     return cells, tiles, channels, photo
 
 
+@torch.no_grad()
+def random_rms(spec: FigureSpec, layer: str) -> float:
+    """Return the root mean square of the photos' activations at `layer` of the random-weights Lite0."""
+    model, size = variant("random").load(), spec.params["core"]["size"]
+    batch = torch.stack([load_photo(ROOT / path, size) for path in spec.inputs])
+    return float(model.activations(batch, [layer])[layer].pow(2).flatten(1).mean(1).sqrt().mean())
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Every photo through every setup; metrics of the first photo by name, and their range over photos."""
     healthy, core = common.model_for(LITE0), spec.params["core"]
@@ -129,7 +139,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     cols = ([{"key": f"vis/{n}", "label": f"visualization · {titles[n]}"} for n in spec.layers] +
             [{"key": f"car/{n}", "label": f"caricature · {titles[n]}"} for n in spec.layers])
     first = common.photo_key(spec.inputs[0])
-    data = {"option_label": "Setup", "layer_label": "Image", "photo_label": "Photo",
+    data = {"option_label": "Setup", "layer_label": "Image", "photo_label": "Photo", "arrange": "row",
             "options": [{"key": k, "label": v[0]} for k, v in SETUPS.items()],
             "photos": [{"key": common.photo_key(p), "label": common.photo_label(p), "photo": f"photo/{common.photo_key(p)}"}
                        for p in spec.inputs], "layers": cols,
@@ -145,7 +155,11 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                "vis_steps": spec.steps, "car_size": core["size"], "car_steps": core["steps"],
                "lr_high": SETUPS["lr"][2]["lr"], "photo_names": [common.photo_label(p) for p in spec.inputs],
                "channels": {common.photo_label(p): channels[common.photo_key(p)] for p in spec.inputs},
-               **{f"channel_{n}": c for n, c in channels[first].items()}}
+               **{f"channel_{n}": c for n, c in channels[first].items()},
+               # how strong the photo's activation is in the random network (root mean square, mean over photos):
+               # far below 1, the gradient that reaches the image is too (see the models figure's text)
+               "random_rms": {n: random_rms(spec, n) for n in spec.layers}, "adam_eps": ADAM_EPS}
+    metrics["random_stalled"] = {n: v < STALLED_RMS for n, v in metrics["random_rms"].items()}
     for key in SETUPS:
         for col, cell in cells[first][key].items():
             for name, value in cell["metrics"].items():

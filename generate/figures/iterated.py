@@ -28,8 +28,11 @@ SPANS = {  # key: (start, walk from the top down); "class" starts at the photo's
 }
 SPEC = FigureSpec(
     id="iterated", title="Iterated attribution against single-step attribution", view="compare", layout="l-page",
-    caption="Attribution caricatures with the attribution taken in one step or iterated down the span's layers. "
-            "The metrics compare the two attribution maps at the end layer.",
+    caption="Attribution caricatures with the attribution taken in one step or iterated down the span's layers, "
+            "side by side. "
+            "The metrics compare the two attribution maps at the end layer. The iterated walk starts with the "
+            "attribution at its start layer itself, so it differs from the single step even where no layer lies "
+            "between start and end.",
     inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/animals/scarlet_macaw.jpg"),
     models=("efficientnet_lite0",),
     # Caricature spans use the settings of the figure whose single-step runs they share: attribution_classes
@@ -143,6 +146,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                     cells[pk][f"{span}/{layer}"][mode] = {"tile": tile, "metrics": metrics,
                                                          "label": layer_label(model, layer, settings[span]["size"])}
     metrics = {"photos": len(spec.inputs), "sample": len(sample), "sample_step": spec.params["sample_step"],
+               "spans": len(SPANS),
                "map_size": size, "iou_top_pct": round(100 * frac),
                "iou_chance": frac / (2 - frac),   # two independent random top-frac sets: f² / (2f − f²)
                **{f"{k}_{span.split('-')[0]}": v for span, s in settings.items() for k, v in s.items()}}
@@ -151,7 +155,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         key = span.replace("-", "_")
         metrics[f"iou_{key}"], metrics[f"rho_{key}"] = float(pairs[:, 0].mean()), float(np.nanmean(pairs[:, 1]))
         metrics[f"iou_q10_{key}"] = float(np.quantile(pairs[:, 0], 0.1))
-    data = {"option_label": "Attribution", "photo_label": "Photo", "layer_label": "Span → end layer",
+    data = {"option_label": "Attribution", "photo_label": "Photo", "layer_label": "Span → end layer", "arrange": "row",
             "options": [{"key": "single", "label": "single step"}, {"key": "iterated", "label": "iterated"}],
             "photos": [{"key": common.photo_key(p), "label": common.photo_label(p),
                         "photo": f"photo/{common.photo_key(p)}"} for p in spec.inputs],

@@ -14,7 +14,7 @@ import torch
 
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import model_for, models_note, one, photo_key, photo_label, ref
-from generate.figures._measures import image_metrics, relative_gains
+from generate.figures._measures import ADAM_EPS, STALLED_RMS, image_metrics, relative_gains
 from generate.figures._runs import (
     CORE,
     CORE_QUICK,
@@ -37,13 +37,19 @@ OPTIONS = (("lite0", LITE0, "imagenet"), ("lite1", "efficientnet_lite1", "imagen
            ("lite2", "efficientnet_lite2", "imagenet"), ("mnv2", "mobilenet_v2", "imagenet"),
            ("random", LITE0, "random"))
 LABELS = {"lite0": "Lite0", "lite1": "Lite1", "lite2": "Lite2", "mnv2": "MobileNetV2", "random": "Lite0 random"}
+SHORT = {"mnv2": "MNV2", "random": "random"}
+GROUPS = {"lite_family": "Lite sizes among themselves", "lite_mnv2": "Lite ↔ MobileNetV2",
+          "random_in_trained": "random → trained"}
+
 SPEC = FigureSpec(
     id="models", title="The same photos through five networks", view="compare", layout="l-page",
     inputs=tuple(MODEL_SET["photos"]), models=tuple(dict.fromkeys(m for _, m, _ in OPTIONS)), steps=CORE["steps"],
     params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "options": [list(o) for o in OPTIONS]},
-    caption="Switch the network: three ImageNet EfficientNet-Lite sizes, MobileNetV2, and Lite0 with random "
-            "weights, each caricatured at the end of its 2nd, 4th or 6th stage. *in Lite0* is the gain the "
-            "caricature reaches when Lite0 looks at it, in units of the gain of Lite0's own caricature.",
+    caption="A photo and its caricatures by five networks side by side — three ImageNet EfficientNet-Lite "
+            "sizes, MobileNetV2, and Lite0 with random weights — at the end of each network's 2nd, 4th or 6th "
+            "stage. *in Lite0* is the gain the caricature reaches when Lite0 looks at it, in units of the gain "
+            "of Lite0's own caricature. The table does this for every pair of networks at the chosen depth, "
+            "averaged over the photos, and its last line gives the averages the text quotes.",
     quick={"inputs": tuple(MODEL_SET_QUICK["photos"]), "steps": CORE_QUICK["steps"],
            "params": {"core": CORE_QUICK, "set": MODEL_SET_QUICK, "depths": DEPTHS_QUICK}})
 
@@ -136,8 +142,21 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     metrics["transfer"] = {d: transfer_summary(mean[:, :, di], keys) for di, d in enumerate(depths)}
     metrics["rms"] = {k: {d: rms(models[k], spec.inputs, layers[k][d], p["core"]["size"]) for d in depths}
                       for k in keys}
-    data = {"option_label": "Network", "layer_label": "Depth",
-            "options": [{"key": k, "label": LABELS[k]} for k in keys],
+    metrics["adam_eps"] = ADAM_EPS
+    metrics["stalled"] = {k: [d for d in depths if metrics["rms"][k][d] < STALLED_RMS] for k in keys}
+    for k, stalled in metrics["stalled"].items():
+        for d in stalled:
+            for ph in cells:
+                cells[ph][d][k]["label"] += " · not optimized: activations too small (see text)"
+    matrix = {"label": f"Gain a caricature reaches in another network, in units of that network’s own "
+                       f"caricature’s gain (mean over the {len(spec.inputs)} photos)",
+              "row_label": "made for", "col_label": "seen by", "format": ".0%",
+              "values": {d: [[float(mean[a, b, di]) for b in range(len(keys))] for a in range(len(keys))]
+                         for di, d in enumerate(depths)},
+              "groups": [{"label": label, "values": {d: metrics["transfer"][d][g] for d in depths}}
+                         for g, label in GROUPS.items()]}
+    data = {"option_label": "Network", "layer_label": "Depth", "arrange": "row", "matrix": matrix,
+            "options": [{"key": k, "label": LABELS[k], "short": SHORT.get(k, LABELS[k])} for k in keys],
             "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
                        for x in spec.inputs],
             "layers": [{"key": d, "label": f"{d} (end of stage {i + 1})"} for d, i in p["depths"].items()],

@@ -46,8 +46,8 @@ SPEC = FigureSpec(
     id="preprocessing", title="The wrong preprocessing", view="compare", layout="l-page",
     inputs=COMPARE[:3], models=(LITE0, MNV2), steps=CORE["steps"],
     params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "wrong": WRONG},
-    caption="Each network with its own preprocessing and with the other's. *in right* is the gain the "
-            "caricature reaches in the correctly fed network, in units of that network's own caricature.",
+    caption="Each network with its own preprocessing and with the other's, side by side. *in right* is the "
+            "gain the caricature reaches in the correctly fed network, in units of that network's own caricature.",
     quick={"inputs": COMPARE[:1], "steps": CORE_QUICK["steps"],
            "params": {"core": CORE_QUICK, "set": MODEL_SET_QUICK, "depths": DEPTHS_QUICK}})
 
@@ -119,8 +119,12 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                "gain": {k: float(np.mean([cells[ph][d][k]["metrics"]["gain"] for ph in cells for d in p["depths"]]))
                         for k in models},
                "cosine": {k: float(np.mean([cells[ph][d][k]["metrics"]["cosine"] for ph in cells
-                                            for d in p["depths"]])) for k in models}}
-    data = {"option_label": "Network · preprocessing", "layer_label": "Depth",
+                                            for d in p["depths"]])) for k in models},
+               "cosine_by_depth": {k: {d: float(np.mean([cells[ph][d][k]["metrics"]["cosine"] for ph in cells]))
+                                       for d in p["depths"]} for k in models},
+               "in_right_by_depth": {k: {d: float(np.mean([cells[ph][d][k]["metrics"]["in_right"] for ph in cells]))
+                                         for d in p["depths"]} for k in models}}
+    data = {"option_label": "Network · preprocessing", "layer_label": "Depth", "arrange": "row",
             "options": [{"key": k, "label": LABELS[k]} for k in ("lite0", "lite0-wrong", "mnv2", "mnv2-wrong")],
             "photos": [{"key": photo_key(x), "label": photo_label(x), "photo": f"photo/{photo_key(x)}"}
                        for x in spec.inputs],

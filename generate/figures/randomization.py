@@ -61,7 +61,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     runs = [one(config, _run(spec, re)) for _, re in plan]
     ref = runs[0]["images"][0]
     in_trained = image_metrics(trained, runs[0]["original"], ref[None], [layer])[0]
-    tiles, items, metrics = {}, [], {"steps": spec.steps, "size": p["size"], "layer": layer, "corr": {},
+    tiles, items, metrics = {}, [], {"steps": spec.steps, "size": p["size"], "layer": layer,
+                                     "photos": len(spec.inputs[:1]), "photo": photo_label(photo), "corr": {},
                                      "cos_to_trained": {}, "gain": {}, "corr_photo": {}}
     for (name, re), run in zip(plan, runs):
         image = run["images"][0]

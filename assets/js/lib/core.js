@@ -55,13 +55,18 @@
     return fallback === undefined ? 0 : fallback;
   };
 
-  // A share strictly between 0 and 1 never reads as 0% or 100%: add digits (up to 3) until it does not.
+  // A share strictly between 0 and 1 never reads as 0% or 100%: add digits (up to 2) until it does not,
+  // and say ">99.99%" or "<0.01%" for one that still would.
   function percent(value, digits) {
     var out = (value * 100).toFixed(digits);
-    while (digits < 3 && value > 0 && value < 1 && (Number(out) === 100 || Number(out) === 0)) {
+    var inside = value > 0 && value < 1;
+    while (digits < 2 && inside && (Number(out) === 100 || Number(out) === 0)) {
       digits += 1;
       out = (value * 100).toFixed(digits);
     }
+    var step = Math.pow(10, -digits);
+    if (inside && Number(out) === 100) return '>' + (100 - step).toFixed(digits) + '%';
+    if (inside && Number(out) === 0) return '<' + step.toFixed(digits) + '%';
     return out + '%';
   }
 
@@ -80,7 +85,8 @@
       default: out = String(Number(value.toPrecision(Math.max(1, digits === null ? 3 : digits))));
     }
     if (m[1]) out = out.replace(/^(-?\d+)/, function (s) { return s.replace(/\B(?=(\d{3})+(?!\d))/g, ','); });
-    return out.replace(/^-/, '−');
+    if (/^-[0.,]*(%|e[+-]?\d+)?$/.test(out)) out = out.slice(1);   // rounds to zero: "0.00", never "−0.00"
+    return out.replace(/^-/, '−').replace(/e-/, 'e−');
   };
 
   /** Describe `metrics` ({name: number}) as "label value" parts in the order of `defs` (or key order). */

@@ -7,13 +7,43 @@
    * Wrap an index JSON's `sheets` and `tiles`; `report(message)` is called for each missing tile key.
    * Tiles are positioned with percentages so one tile fills its box at any CSS size.
    */
-  function Sprites(index, report) {
+  function Sprites(index, report, opts) {
+    var self = this;
     this.sheets = index.sheets || [];
     this.tiles = index.tiles || {};
     this.report = report || function () {};
     this.pending = {};   // sheet index -> Promise that resolves once the sheet is decoded
     this.reported = {};
+    // A closed Sprites (opts.closed: its figure is still far from the viewport) requests nothing: loads wait
+    // and painted boxes keep their sheet's URL aside, until open() (main.js opens it as the figure nears).
+    this.isOpen = !(opts && opts.closed);
+    this.waiting = [];   // boxes painted while closed
+    this.opened = new Promise(function (resolve) { self.resolveOpen = resolve; });
+    if (this.isOpen) this.resolveOpen();
   }
+
+  /** Let the figure's sheets load: run the loads asked for so far and show the boxes painted so far. */
+  Sprites.prototype.open = function () {
+    if (this.isOpen) return;
+    this.isOpen = true;
+    this.waiting.forEach(function (node) {
+      node.style.backgroundImage = node.cvBackground || 'none';
+      delete node.cvBackground;
+    });
+    this.waiting = [];
+    this.resolveOpen();
+  };
+
+  /** Set a box's background image, or keep it aside while the figure is closed. */
+  Sprites.prototype.background = function (node, value) {
+    if (this.isOpen) {
+      node.style.backgroundImage = value;
+      return;
+    }
+    if (!('cvBackground' in node)) this.waiting.push(node);
+    node.cvBackground = value;
+    node.style.backgroundImage = 'none';
+  };
 
   /** Return true if `key` names a tile whose sheet exists; otherwise report it once (naming `where`). */
   Sprites.prototype.need = function (key, where) {
@@ -49,9 +79,10 @@
     return out;
   };
 
-  /** Start loading the given sheets (no-op for ones already requested); resolve when all are ready. */
+  /** Start loading the given sheets (no-op for ones already requested; once open); resolve when all are ready. */
   Sprites.prototype.load = function (sheetIndices) {
     var self = this;
+    if (!this.isOpen) return this.opened.then(function () { return self.load(sheetIndices); });
     return Promise.all(sheetIndices.map(function (i) {
       if (!self.pending[i]) {
         self.pending[i] = new Promise(function (resolve) {
@@ -74,12 +105,12 @@
   Sprites.prototype.paint = function (node, key, where) {
     node.classList.remove('cv-missing');
     if (!key) {
-      node.style.backgroundImage = 'none';
+      this.background(node, 'none');
       node.removeAttribute('data-tile');
       return;
     }
     if (!this.need(key, where || 'tile')) {
-      node.style.backgroundImage = 'none';
+      this.background(node, 'none');
       node.classList.add('cv-missing');
       node.setAttribute('data-tile', key);
       return;
@@ -90,7 +121,7 @@
     // A p% position puts the image's p% point on the box's p% point: p = x / (sheet - tile).
     var px = sheet.width > w ? (100 * x) / (sheet.width - w) : 0;
     var py = sheet.height > h ? (100 * y) / (sheet.height - h) : 0;
-    node.style.backgroundImage = 'url("' + sheet.file.replace(/["\\]/g, '\\$&') + '")';
+    this.background(node, 'url("' + sheet.file.replace(/["\\]/g, '\\$&') + '")');
     node.style.backgroundSize = (100 * sheet.width) / w + '% ' + (100 * sheet.height) / h + '%';
     node.style.backgroundPosition = px + '% ' + py + '%';
     node.style.aspectRatio = w + ' / ' + h;

@@ -27,6 +27,7 @@
     var state = { set: Math.max(0, lib.indexOf(setItems, init.set || '')), layer: lib.indexOf(layers, init.layer),
       selected: -1, shown: -1 };
     var visible = function (p) { return state.set === 0 || photos[p].set === setItems[state.set].key; };
+    var firstVisible = function () { return photos.findIndex(function (photo, p) { return visible(p); }); };
 
     var setChoice = sets.length ? lib.choice({ label: d.set_label || 'Set', items: setItems, selected: state.set,
       caption: true, onSelect: function (i) { if (i !== state.set) { state.set = i; update(); } } }) : null;
@@ -104,7 +105,11 @@
         if (on && cell(p, l)) keys.push(cell(p, l).tile);
       });
       if (state.shown >= 0 && !visible(state.shown)) state.shown = -1;
-      if (state.selected >= 0 && !visible(state.selected)) select(-1);
+      if (state.selected >= 0 && !visible(state.selected)) {   // the set hides the selected photo: take its first
+        var first = firstVisible();
+        if (first >= 0) rover.setCurrent(first);
+        select(first);
+      }
       rover.refresh();
       if (setChoice) setChoice.mark(state.set);
       layerChoice.mark(l);
@@ -133,7 +138,7 @@
     var chart = distribution(chartBox, defs, layers, photos, cell, visible, state);
     state.onDot = show;
     update();
-    var first = lib.indexOf(photos, init.photo, photos.findIndex(function (photo, p) { return visible(p); }));
+    var first = lib.indexOf(photos, init.photo, firstVisible());
     if (first >= 0 && visible(first)) {
       rover.setCurrent(first);
       select(first);
@@ -150,16 +155,18 @@
         while (svg.firstChild) svg.removeChild(svg.firstChild);
         dots = photos.map(function () { return []; });
         paths = [];
-        var panelH = 96, top = 8, left = 44, right = 8, bottom = 22;
+        // Each panel: a line for its label, then the plot; tick labels sit left of the plot, below its label.
+        var panelH = 96, head = 20, gap = 10, top = 4, left = 44, right = 8, bottom = 22;
+        var step = head + panelH + gap, plotsH = top + defs.length * step - gap;
         var bandW = (width - left - right) / layers.length;
         svg.setAttribute('width', width);
-        svg.setAttribute('height', defs.length * (panelH + top) + bottom);
+        svg.setAttribute('height', plotsH + bottom);
         svg.setAttribute('aria-label', 'Distribution of ' + defs.map(function (m) { return m.label || m.key; })
           .join(' and ') + ' per layer');
         svg.appendChild(lib.s('rect', { class: 'cv-band', x: left + state.layer * bandW, y: 0, width: bandW,
-          height: defs.length * (panelH + top) }));
+          height: plotsH }));
         defs.forEach(function (def, m) {
-          var y0 = top + m * (panelH + top), values = [];
+          var y0 = top + m * step + head, values = [];
           photos.forEach(function (photo, p) {
             if (!visible(p)) return;
             layers.forEach(function (layer, l) {
@@ -174,7 +181,7 @@
             svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 4, y: y(t) + 3, 'text-anchor': 'end',
               text: lib.fmt(t, '.3g') }));
           });
-          svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: 2, y: y0 + 9, text: def.label || def.key }));
+          svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: 2, y: y0 - 10, text: def.label || def.key }));
           layers.forEach(function (layer, l) {
             var cx = left + (l + 0.5) * bandW, vals = [];
             photos.forEach(function (photo, p) {
@@ -203,7 +210,7 @@
         });
         layers.forEach(function (layer, l) {
           svg.appendChild(lib.s('text', { class: 'cv-tick' + (l === state.layer ? ' is-selected' : ''),
-            x: left + (l + 0.5) * bandW, y: defs.length * (panelH + top) + 14, 'text-anchor': 'middle',
+            x: left + (l + 0.5) * bandW, y: plotsH + 14, 'text-anchor': 'middle',
             text: layer.short || layer.label || layer.key }));
         });
         api.highlight(state.shown);
