@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_dir(final: Path, fill) -> Path:
+    """Call fill(tmp) to fill a fresh temporary folder beside `final`, then rename it to `final` (replacing
+    what was there); on any exception, KeyboardInterrupt included, the temporary folder goes and nothing else
+    changes."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        fill(tmp)
+        os.chmod(tmp, 0o755)   # mkdtemp makes folders owner-only; a web server may run as another user
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
 
 
 def write_json(path: Path, data, **dumps) -> None:

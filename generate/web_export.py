@@ -17,9 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from generate.files import sha256_bytes, sha256_file
+from generate.files import sha256_bytes, sha256_file, write_dir
 from generate.models import MODELS, fold_batchnorm, load_model
 from generate.models.base import Model
 from generate.models.common import ConvBNAct
@@ -172,23 +170,15 @@ def cached_export(model_name: str, cache: Path) -> tuple[Path, bool]:
     final = root / f"{model_name}-{export_key(model_name)[:20]}"
     if _complete(final):
         return final, False
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{model_name}-", dir=root))
-    try:
-        texts = model_scripts(load_model(model_name))
+    def fill(tmp: Path) -> None:
         manifest = {}
-        for path, text in texts.items():
+        for path, text in model_scripts(load_model(model_name)).items():
             name = Path(path).name
             (tmp / name).write_text(text, encoding="ascii")
             manifest[name] = sha256_bytes(text.encode("ascii"))
         (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
-        os.chmod(tmp, 0o755)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_dir(final, fill)
     for old in root.glob(f"{model_name}-*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from generate.figure import sha256_file, write_atomic
+from generate.files import sha256_file, write_atomic, write_dir
 
 log = logging.getLogger("build")
 MANIFEST = "MANIFEST.json"
@@ -33,19 +31,12 @@ def write_entry(final: Path, fill: Callable[[Path], None]) -> Path:
     Older entries of the same figure and mode are removed afterwards; on any exception (KeyboardInterrupt
     included) the temporary folder is removed and nothing else changes.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
+    def fill_with_manifest(tmp: Path) -> None:
         fill(tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         write_atomic(tmp / MANIFEST, json.dumps({"files": files}, indent=1).encode())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_dir(final, fill_with_manifest)
     mode = final.name.split("-", 1)[0] + "-"
     for old in final.parent.glob(mode + "*"):
         if old != final:

@@ -48,6 +48,13 @@ def site_config(tmp: Path, site: Path = FIXTURE_SITE, **overrides) -> BuildConfi
     return replace(base, **overrides)
 
 
+def copy_site(tmp: Path, site: Path = FIXTURE_SITE, name: str = "site") -> Path:
+    """Copy a fixture site (article/ + figures/) to tmp/name, to edit it in a test; return the copy."""
+    import shutil
+    shutil.copytree(site, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp / name
+
+
 def build_site(tmp: Path, site: Path = FIXTURE_SITE, **overrides) -> BuildConfig:
     """Build `site` into tmp/public (see site_config) and return its config."""
     from sitegen.pipeline import build

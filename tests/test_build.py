@@ -19,7 +19,7 @@ import build as build_cli
 from sitegen import cache
 from sitegen.errors import BuildError
 from sitegen.pipeline import build
-from tests.conftest import FIXTURE_SITE, ROOT, build_site, site_config
+from tests.conftest import FIXTURE_SITE, ROOT, build_site, copy_site, site_config
 
 FIG_JSON_RE = re.compile(r'<figure class="figure ([\w-]+)" id="fig-(\w+)" data-figure="\2" data-view="(\w+)">.*?'
                          r'<script type="application/json" class="figure-data">(.*?)</script>', re.DOTALL)
@@ -117,9 +117,7 @@ def test_second_build_regenerates_nothing_and_is_fast(tmp_path):
 
 
 def _copy_site(tmp_path: Path) -> Path:
-    site = tmp_path / "site"
-    shutil.copytree(FIXTURE_SITE, site, ignore=shutil.ignore_patterns("__pycache__"))
-    return site
+    return copy_site(tmp_path)
 
 
 def test_only_edited_figures_regenerate_and_only_selects(tmp_path):

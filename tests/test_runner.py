@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from sitegen.figures import discover
 from sitegen.pipeline import build
 from sitegen.runner import execute_plan, makespan, plan_runs
 from tests.conftest import ROOT
+from tests.conftest import copy_site as copy_fixture
 
 RUNSITE = Path(__file__).parent / "fixtures" / "runsite"
 FP32 = Where("cpu", "fp32", 1)
@@ -37,9 +37,7 @@ def config_for(tmp: Path, site: Path = RUNSITE, **over) -> BuildConfig:
 
 
 def copy_site(tmp: Path) -> Path:
-    site = tmp / "runsite"
-    shutil.copytree(RUNSITE, site, ignore=shutil.ignore_patterns("__pycache__"))
-    return site
+    return copy_fixture(tmp, RUNSITE, "runsite")
 
 
 def test_plan_deduplicates_runs_across_figures_and_marks_cached_ones(tmp_path):
