@@ -22,6 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from generate.runs import cpu_name  # after the path is set
+
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"single": ["--jobs", "1", "--threads", str(os.cpu_count() or 1)], "default": []}
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
     ap.add_argument("--modes", default="single,default", help="comma-separated, in this order")
     args = ap.parse_args(argv)
-    print(f"cpu: {os.cpu_count()} cores, {_cpu_name()}; {'quick' if args.quick else 'full'} article, "
+    print(f"cpu: {os.cpu_count()} cores, {cpu_name()}; {'quick' if args.quick else 'full'} article, "
           f"precision {args.precision}")
     results = {}
     for mode in args.modes.split(","):
@@ -90,13 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     if {"single", "default"} <= set(results):
         print(f"default / single wall time: {results['default']['wall'] / results['single']['wall']:.2f}×")
     return 0
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":

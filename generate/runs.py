@@ -275,11 +275,12 @@ def _device_name(device: str) -> str:
     if device == "cuda":
         import torch
         return torch.cuda.get_device_name()
-    return _cpu_name()
+    return cpu_name()
 
 
 @cache
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """Return the processor's model name (what `lscpu` calls it)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -211,9 +211,9 @@ def measure_speed(where: Where, cache: Path) -> float:
     """Return this machine's caricature-steps/s per worker (Lite0, 128 px, 3 layers), measured once a day."""
     import json
 
-    from generate.runs import ModelRef, _cpu_name, caricature, execute
+    from generate.runs import ModelRef, caricature, cpu_name, execute
     path = cache / "speed.json"
-    ident = f"{_cpu_name()}|{where.describe()}"
+    ident = f"{cpu_name()}|{where.describe()}"
     try:
         known = json.loads(path.read_text())
         if known["ident"] == ident and time.time() - known["time"] < 86400:
