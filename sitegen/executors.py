@@ -192,9 +192,12 @@ def make_executor(jobs: int | None, cluster: str | None, where: Where):
     workers (default: one per `where.threads` cores, or one per GPU)."""
     if cluster:
         return RayCluster(cluster, where)
-    if jobs == 0:
-        return InProcess()
+    return InProcess() if jobs == 0 else Local(local_workers(jobs, where))
+
+
+def local_workers(jobs: int | None, where: Where) -> int:
+    """Return how many local workers --jobs asks for: as given, else one per GPU, or one per `threads` cores."""
     if jobs is None:
         import torch
         jobs = torch.cuda.device_count() if where.device == "cuda" else (os.cpu_count() or 1) // where.threads
-    return Local(max(1, jobs))
+    return max(1, jobs)

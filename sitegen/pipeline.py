@@ -25,7 +25,7 @@ from generate.runstore import RunStore
 from sitegen import cache, citations, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
-from sitegen.executors import make_executor
+from sitegen.executors import local_workers, make_executor
 from sitegen.exports import export_payloads
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
@@ -234,6 +234,4 @@ def make_executor_slots(config: BuildConfig, where: Where) -> int:
     """Return how many runs the default local executor computes at once (the estimate for --plan)."""
     if config.cluster:
         return 0
-    if config.jobs == 0:
-        return 1
-    return config.jobs or max(1, (os.cpu_count() or 1) // where.threads)
+    return local_workers(config.jobs, where)
