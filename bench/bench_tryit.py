@@ -7,6 +7,9 @@ Each (backend, size) runs in a fresh page from file://: the engine's Session on 
 two warm-up steps (the first compiles WebGL's shaders), then --steps timed steps, each waited for. Chromium
 draws WebGL in software here (SwiftShader, on the CPU), so a laptop's GPU is much faster than the WebGL
 figure below; the CPU backend is TensorFlow.js's plain-JavaScript one.
+
+`--defaults` instead times what a reader waits for: from pressing Start with the figure's default photo, layer,
+size and steps, in a fresh page (TensorFlow.js and the weights not yet loaded), until the run is done.
 """
 from __future__ import annotations
 
@@ -37,6 +40,29 @@ RUN = """async ([layer, size, steps]) => {
 }"""
 
 
+START_TO_DONE = """async () => {
+  const fig = document.querySelector('#fig-try_it'), root = fig.querySelector('.cv-tryit');
+  const start = [...fig.querySelectorAll('button')].find(b => b.textContent === 'Start');
+  const t0 = performance.now();
+  start.click();
+  while (!['done', 'error'].includes(root.dataset.state)) await new Promise(r => setTimeout(r, 50));
+  const init = JSON.parse(fig.querySelector('.figure-data').textContent).data.initial;
+  return {...init, state: root.dataset.state, backend: root.dataset.backend, seconds: (performance.now() - t0) / 1000};
+}"""
+
+
+def time_defaults(browser, url: str, backend: str) -> None:
+    """Print the seconds from Start to done with the figure's defaults, in a fresh page."""
+    page = browser.new_page()
+    page.add_init_script(f"window.CARICATURES_TRYIT = {{backend: '{backend}'}}")
+    page.goto(url)
+    page.wait_for_function("document.querySelector('#fig-try_it').dataset.mounted === 'ok'")
+    out = page.evaluate(START_TO_DONE)
+    print(f"{out['backend']:>6} defaults ({out['photo']}, {out['layer']}, {out['size']} px, {out['steps']} steps): "
+          f"{out['state']} in {out['seconds']:.1f} s from Start", flush=True)
+    page.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--public", type=Path, default=ROOT / "public")
@@ -44,13 +70,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 224])
     ap.add_argument("--backends", nargs="+", default=["webgl", "cpu"])
+    ap.add_argument("--defaults", action="store_true", help="time Start to done at the figure's defaults")
     a = ap.parse_args(argv)
     url = (a.public.resolve() / "index.html").as_uri()
-    print(f"steps/s at {a.layer}, {a.steps} timed steps, headless Chromium")
+    if not a.defaults:
+        print(f"steps/s at {a.layer}, {a.steps} timed steps, headless Chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for backend in a.backends if a.defaults else ():
+            time_defaults(browser, url, backend)
         for backend in a.backends:
-            for size in a.sizes:
+            for size in () if a.defaults else a.sizes:
                 page = browser.new_page()
                 page.add_init_script(f"window.CARICATURES_TRYIT = {{backend: '{backend}'}}")
                 page.goto(url)

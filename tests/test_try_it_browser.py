@@ -217,7 +217,7 @@ def test_nothing_heavy_loads_until_start_and_the_controls_work_by_keyboard(open_
     assert yours.get_attribute("aria-disabled") == "true"
     fig.locator("[role=radiogroup][aria-label=Layer] [aria-checked=true]").focus()
     page.keyboard.press("End")
-    assert "block 15 · 320 channels · 4×4" in fig.inner_text()      # 128 px / stride 32
+    assert "block 15 · 320 channels · 3×3" in fig.inner_text()      # 96 px / stride 32
     assert probe.errors == [] and probe.outside == []
 
 

@@ -16,7 +16,7 @@ from generate.files import to_uint8
 from generate.images import load_photo
 
 LITE0 = "efficientnet_lite0"
-SETTINGS = {"size": 128, "steps": 96, "lr": 0.05, "seed": 0, "layer": "block7",
+SETTINGS = {"size": 96, "steps": 64, "lr": 0.05, "seed": 0, "layer": "block7",
             "sizes": [64, 96, 128, 160, 224], "step_choices": [32, 64, 96, 128, 256, 512],
             "thumb": 128, "photo_size": 224}
 LABELS = {"grace_hopper": "Grace Hopper"}   # shorter than its credited title, for a thumbnail's label
