@@ -197,3 +197,25 @@ def test_make_caricatures_from_the_photo_sums_an_objectives_terms():
     assert out.history.shape == (1, 1, 1) and out.settings["objective"] == "accentuation"
     assert out.metrics[0][0]["objective"] == pytest.approx(1.0, abs=0.05)            # gain·cos ≈ 1, pull ≈ 0
     assert out.settings["init"] == "photo"
+
+
+@pytest.mark.slow
+def test_the_quick_relatives_figure_has_every_variant_in_every_cell_and_its_measures(tmp_path):
+    from generate.figure import FigureConfig
+    from generate.figures import relatives
+    spec = relatives.SPEC.resolved(True)
+    result = relatives.make(spec, FigureConfig(quick=True, cache_dir=tmp_path, compute=True))
+    data, metrics = result.data, result.metrics
+    keys = [o["key"] for o in data["options"]]
+    assert keys == [k for k, _, _ in relatives.VARIANTS] and len(runs := relatives.runs(spec)) == 8 * 2
+    assert len({r.settings for r in runs}) == len(runs)                  # every variant and seed its own run
+    for photo in data["photos"]:
+        for layer in data["layers"]:
+            cells = data["cells"][photo["key"]][layer["key"]]
+            assert list(cells) == keys and all(c["label"].startswith("seen as: ") for c in cells.values())
+            assert all(c["tile"] in result.tiles["caricatures"] for c in cells.values())
+    accent, p0 = metrics["accent"], metrics["p0"]
+    assert accent["pixel_r"] > 0.9 > p0["pixel_r"] and accent["cosine"] > 0.9    # it starts at the photo
+    assert accent["seed_pixel_r"] > 0.99          # only the transforms depend on the seed
+    assert metrics["most_pixel_r"] == "accent" and metrics["magnitude_photos"] > 50
+    assert [v["key"] for v in metrics["variants"]] == keys
