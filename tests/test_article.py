@@ -220,7 +220,7 @@ def test_relatives_cards_say_what_each_variant_is_seen_as_and_follow_the_photo(o
         assert label.startswith("seen as: ") and label in where.inner_text(), key
     card = fig.locator(".cv-option[data-key='accent']")
     assert [line.split()[0] for line in card.locator(".cv-card-metrics").inner_text().splitlines()] == \
-        ["cosine", "gain", "pixel", "gain"]
+        ["cosine", "gain", "pixel", "seed"]
     card.hover()
     assert "is-shown" in card.get_attribute("class")
     page.keyboard.press("Tab")

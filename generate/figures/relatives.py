@@ -35,7 +35,8 @@ SPEC = FigureSpec(
     params={"size": CORE["size"], "lr": CORE["lr"], "seeds": 3, "variants": [v[0] for v in VARIANTS]},
     caption="Eight relatives of the caricature on the same photo and layer, side by side, with the same steps and "
             "seed; under each, its cosine and gain at the layer, its pixel correlation with the photo, the "
-            "range of its gain over the seeds and the class the network sees in it. Pick a photo and a layer.",
+            "range of its gain over the seeds (seed range) and the class the network sees in it. Pick a photo and "
+            "a layer.",
     quick={"inputs": TEASER[:1], "layers": ("block4",), "steps": CORE_QUICK["steps"],
            "params": {"size": CORE_QUICK["size"], "seeds": 2}})
 
@@ -90,7 +91,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
                             {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
                             {"key": "pixel_r", "label": "pixel r", "format": ".2f"},
-                            {"key": "gain_range", "label": "gain range, seeds", "format": ".2f"}],
+                            {"key": "gain_range", "label": "seed range", "format": ".2f"}],
             "initial": {"photo": photo_key(spec.inputs[0]), "layer": spec.layers[len(spec.layers) // 2],
                         "option": keys[0]}}
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data,
