@@ -23,7 +23,7 @@ from generate.attribution import Target, attribute, attribution_map, iterated_at
 from generate.metrics import compare, evaluate
 from generate.models.base import Model
 from generate.objectives import Objective, attribution_dot, dot_compare
-from generate.param import Param, image_param
+from generate.param import Param, from_images, image_param
 from generate.prepare import default_device, prepare_model, resolve_precision
 from generate.render import Progress, Render, optimize, to_numpy
 from generate.transforms import PRESETS, TransformSpec, build_transforms
@@ -101,7 +101,8 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                      attribution: Target | None = None, iterate: bool = False, snapshots: Sequence[int] = (),
                      size: int | None = None, device: str | None = None, precision: str = "auto",
                      progress: Progress | None = None, objective: ObjectiveFactory = dot_compare,
-                     groups: Sequence[int] | None = None, recipe: str = "lucid") -> CaricatureResult:
+                     groups: Sequence[int] | None = None, recipe: str = "lucid",
+                     init: str = "noise") -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
     photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
@@ -111,6 +112,9 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
     as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
     recipe: the optimization schedule, a name in `schedule.RECIPES` ("lucid": Adam at `lr`, full size).
+    init: "noise" (the parametrization's seeded random start) or "photo" (each caricature starts as its photo,
+    `param.from_images`; "fft" or "pixel" only). An objective may have several terms per caricature; its
+    `objective` metric and `history` are their sum.
     """
     layers = list(layers)
     if not layers:
@@ -141,10 +145,15 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     if sum(groups) != n_photos or min(groups) < 1:
         raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
     rec = schedule.recipe(recipe)
-    if rec.coarse and (param != "fft" or snapshots):
-        raise ValueError(f"recipe {recipe!r} starts at a coarse size: it needs param='fft' and no snapshots")
+    if rec.coarse and (param != "fft" or snapshots or init != "noise"):
+        raise ValueError(f"recipe {recipe!r} starts at a coarse size: it needs param='fft', init='noise' and no "
+                         "snapshots")
+    if init not in ("noise", "photo"):
+        raise ValueError(f"init must be 'noise' or 'photo', got {init!r}")
 
     def start(s: int) -> Param:
+        if init == "photo":
+            return from_images(param, _photos(batch, s).repeat_interleave(n_layers, 0), device=device)
         return Param.cat([image_param(param, s, g * n_layers, seed=seed, device=device) for g in groups])
     fast = exact if resolve_precision(precision, device) == "fp32" else model
     run = _follow(rec, fast, total, start, transforms, seed, batch, steps,
@@ -152,6 +161,8 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                   precision=precision, progress=progress)
     images = torch.from_numpy(run.images).permute(0, 3, 1, 2)
     values, acts = evaluate(exact, total, images, batch)
+    counts = [len(o.terms) for o in terms]
+    values, history = _per_caricature(np.array(values)[None], counts)[0].tolist(), _per_caricature(run.history, counts)
     metrics = [[{**compare(acts[name][n_photos + p * n_layers + i], acts[name][p]),
                  "objective": values[p * n_layers + i]} for i, name in enumerate(layers)]
                for p in range(n_photos)]
@@ -161,13 +172,21 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                              else attrs[p][n].cpu().numpy() for p in range(n_photos)]) for n in layers}
     shape = (n_photos, n_layers, size, size, 3)
     settings = _settings(model, run, device, kind="caricature", layers=layers, photos=n_photos, steps=steps,
-                         seed=seed, lr=lr, cossim_pow=cossim_pow, param=param,
+                         seed=seed, lr=lr, cossim_pow=cossim_pow, param=param, init=init,
                          transforms=_transform_settings(transforms), size=size,
                          attribution=None if attribution is None else attribution.name, iterate=iterate,
                          objective="attribution_dot" if attrs is not None else _name(objective), recipe=recipe)
     return CaricatureResult(run.images.reshape(shape), to_numpy(batch), layers, metrics,
                             {k: v.reshape(shape) for k, v in run.snapshots.items()},
-                            run.history.reshape(-1, n_photos, n_layers), maps, settings)
+                            history.reshape(-1, n_photos, n_layers), maps, settings)
+
+
+def _per_caricature(columns: np.ndarray, counts: list[int]) -> np.ndarray:
+    """Return (steps, terms) columns summed into (steps, caricatures), caricature k owning counts[k] terms."""
+    if all(c == 1 for c in counts):
+        return columns
+    ends = np.cumsum(counts)
+    return np.stack([columns[:, e - c:e].sum(1) for c, e in zip(counts, ends)], axis=1)
 
 
 def _follow(rec: schedule.Recipe, model: Model, objective: Objective, start: Callable[[int], Param],

@@ -107,6 +107,67 @@ def dot_compare(layer: str, batch: int = 1, original: int = 0, cossim_pow: float
     return objective(fn, f"dot_compare({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
 
 
+def dot_cossim(layer: str, batch: int = 1, original: int = 0, cossim_pow: float = 2.0) -> Objective:
+    """Xplique's and Horama's caricature objective: dot·max(0.1, cos)^cossim_pow with the TRUE cosine,
+    cos = dot/(‖A_opt‖·‖A_photo‖) (lucid's divides by ‖A_opt‖ only), dot over H×W×C."""
+    def fn(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        dot = (opt * orig).sum()
+        cos = dot / ((1e-6 + opt.norm()) * (1e-6 + orig.norm()))
+        return dot * torch.clamp(cos, min=0.1) ** cossim_pow
+    return objective(fn, f"dot_cossim({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
+
+
+def signed_pow(x: torch.Tensor, power: float) -> torch.Tensor:
+    """sign(x)·|x|^power: x^power for x ≥ 0, extended oddly so a fractional power stays finite (and increasing)
+    for a negative x."""
+    return torch.sign(x) * x.abs() ** power
+
+
+def dot_power(layer: str, batch: int = 1, original: int = 0, power: float = 1.0) -> Objective:
+    """torch-dreams' caricature loss, maximized: max(0.1, dot/‖A_photo‖)·dot^power, the exponent on the dot
+    product (not on a cosine); dot^power is `signed_pow` so that a fractional power of a negative dot (from a
+    noise start) stays finite. A function of dot alone: it pushes the image the way dot does."""
+    def fn(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        dot = (opt * orig).sum()
+        return torch.clamp(dot / (1e-6 + orig.norm()), min=0.1) * signed_pow(dot, power)
+    return objective(fn, f"dot_power({layer}, {batch}, power={power:g})", layer, (batch, original))
+
+
+def orthogonal_penalty(layer: str, batch: int = 1, original: int = 0, weight: float = 1.0) -> Objective:
+    """The variant of lucid issue #116: dot − weight·‖A_⊥‖², where A_⊥ = A_opt − (dot/‖A_photo‖²)·A_photo is the
+    part of the caricature's activation orthogonal to the photo's. Both terms are in activation units squared:
+    with weight 1 the penalty cancels the dot at gain 1 and 45° from the photo's direction."""
+    def fn(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        dot = (opt * orig).sum()
+        perp = opt - dot / (1e-12 + (orig * orig).sum()) * orig
+        return dot - weight * (perp * perp).sum()
+    return objective(fn, f"orthogonal_penalty({layer}, {batch}, weight={weight:g})", layer, (batch, original))
+
+
+def accentuation(layer: str, batch: int = 1, original: int = 0, reg_layer: str = "block0",
+                 weight: float = 1.0) -> Objective:
+    """Feature accentuation's objective (start the image at the photo): dot·cos with the true cosine, no floor,
+    power 1, minus a pull toward the photo at `reg_layer`. Each term is divided by the photo's squared norm at
+    its layer, so they are comparable whatever the layers' scales:
+        dot·cos/‖A_photo‖²  −  weight·‖R_opt − R_photo‖²/‖R_photo‖²      (A at `layer`, R at `reg_layer`)
+    the first is gain × cosine, the second the squared relative distance to the photo at `reg_layer`. (dot·cos
+    = dot²/(‖A_opt‖‖A_photo‖) would reward a reversed activation too; from the photo, where cos = 1, it does not
+    get there.)"""
+    def accent(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        dot, norm2 = (opt * orig).sum(), (orig * orig).sum()
+        return dot * dot / ((1e-6 + opt.norm()) * (1e-6 + norm2.sqrt())) / (1e-12 + norm2)
+
+    def pull(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[reg_layer][batch].float(), acts[reg_layer][original].float().detach()
+        return -weight * ((opt - orig) ** 2).sum() / (1e-12 + (orig * orig).sum())
+    return (objective(accent, f"accent({layer}, {batch})", layer, (batch, original))
+            + objective(pull, f"pull({reg_layer}, {batch}, weight={weight:g})", reg_layer, (batch, original)))
+
+
 def channel(layer: str, channel: int, batch: int | None = None) -> Objective:
     """Mean activation of one channel over positions (and over the batch when batch is None)."""
     return objective(lambda acts: _rows(acts[layer], batch)[:, channel].float().mean(),
@@ -143,3 +204,39 @@ def attribution_dot(layer: str, attr: torch.Tensor, batch: int = 1) -> Objective
         return (a * attr.to(a.device, a.dtype)).sum()
     return objective(fn, f"attribution_dot({layer}, {batch})", layer, (batch,))
 
+
+
+# Caricature objectives by name, as runs name them: each takes (layer, row, original_row, cossim_pow, **args).
+def _uses_no_cossim_pow(factory: Callable[..., Objective]) -> Callable[..., Objective]:
+    def made(layer: str, batch: int, original: int, cossim_pow: float = 0.0, **args) -> Objective:
+        if cossim_pow:
+            raise ValueError(f"objective {factory.__name__} takes no cossim_pow (got {cossim_pow}); "
+                             "leave cossim_pow at 0")
+        return factory(layer, batch, original, **args)
+    made.__name__ = factory.__name__
+    return made
+
+
+CARICATURE_OBJECTIVES: dict[str, Callable[..., Objective]] = {
+    "dot_compare": dot_compare, "dot_cossim": dot_cossim, "dot_power": _uses_no_cossim_pow(dot_power),
+    "orthogonal_penalty": _uses_no_cossim_pow(orthogonal_penalty),
+    "accentuation": _uses_no_cossim_pow(accentuation)}
+
+
+def caricature_objective(name: str, **args) -> Callable[[str, int, int, float], Objective]:
+    """Return the factory `(layer, row, original_row, cossim_pow) → Objective` of a named caricature objective
+    with its extra arguments bound (e.g. weight=1.0); its `__name__` is the name."""
+    if name not in CARICATURE_OBJECTIVES:
+        raise ValueError(f"unknown caricature objective {name!r}; valid: {', '.join(CARICATURE_OBJECTIVES)}")
+    base = CARICATURE_OBJECTIVES[name]
+    if not args:
+        return base
+    try:
+        base("layer", 1, 0, 0.0, **args)   # building an objective reads no activations: this checks the args
+    except TypeError as e:
+        raise ValueError(f"caricature objective {name!r}: bad arguments {args} ({e})") from None
+
+    def factory(layer: str, batch: int, original: int, cossim_pow: float = 0.0) -> Objective:
+        return base(layer, batch, original, cossim_pow, **args)
+    factory.__name__ = name
+    return factory

@@ -7,11 +7,18 @@ The FFT parametrization follows lucid (param/spatial.py, param/color.py): a comp
 shape (B, 3, h, w//2+1), scaled by 1/max(f, 1/max(w, h))^decay_power, an orthonormal inverse real FFT
 (lucid's sqrt(w·h) factor cancels against its 1/(h·w) irfft), divided by 4, then mapped from a decorrelated
 colour space to RGB with lucid's matrix normalized by its largest column norm, and squashed by a sigmoid.
+
+Relatives of that parametrization, for the comparison of caricature objectives:
+- photo-initialized ("fft" or "pixel" started at a photo, as feature accentuation does): `from_images` inverts
+  the chain (pixels → inverse sigmoid → inverse colour matrix → the spectrum the FFT map would scale);
+- "maco" (magnitude-constrained): the spectrum's magnitude is fixed to an average natural-image magnitude and
+  only its phase is optimized; `natural_magnitude` averages it over the project's own photos.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -87,14 +94,18 @@ def fft_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01, 
     # Drawn on the CPU so a seed gives the same image on every device.
     spectrum = sd * torch.randn(batch, 3, h, w // 2 + 1, 2, generator=generator)
     spectrum = spectrum.to(device).requires_grad_(True)
+    return Param([spectrum], _fft_render(h, w, decay_power, decorrelate, device))
+
+
+def _fft_render(h: int, w: int, decay_power: float, decorrelate: bool,
+                device: str | torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     scale = freq_scale(h, w, decay_power).to(device)
 
     def render(spectra: torch.Tensor) -> torch.Tensor:
         scaled = torch.view_as_complex(spectra) * scale
         t = torch.fft.irfft2(scaled, s=(h, w), norm="ortho") / 4.0
         return to_rgb(t, decorrelate)
-
-    return Param([spectrum], render)
+    return render
 
 
 def pixel_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01, decorrelate: bool = True,
@@ -106,12 +117,87 @@ def pixel_image(size: int | tuple[int, int], batch: int = 1, *, sd: float = 0.01
     return Param([pixels], lambda p: to_rgb(p, decorrelate))
 
 
-PARAMS = {"fft": fft_image, "pixel": pixel_image}
+# Photos are clamped to [ε, 1 − ε] before the inverse sigmoid: 0 and 1 have no finite preimage, and a tighter
+# ε would start saturated pixels where the sigmoid's gradient is nearly 0.
+PHOTO_EPS = 1e-3
+
+
+def from_rgb(images: torch.Tensor, decorrelate: bool = True, eps: float = PHOTO_EPS) -> torch.Tensor:
+    """Invert `to_rgb`: (B, 3, H, W) in [0, 1] → the decorrelated-colour tensor that maps back to them (after
+    clamping to [eps, 1 − eps])."""
+    x = images.float().clamp(eps, 1 - eps)
+    t = torch.log(x) - torch.log1p(-x)
+    if decorrelate:
+        t = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(color_matrix()).to(t.device, t.dtype), t)
+    return t
+
+
+def from_images(kind: str, images: torch.Tensor, *, decay_power: float = 1.0, decorrelate: bool = True,
+                device: str | torch.device = "cpu") -> Param:
+    """Build an "fft" or "pixel" parametrization whose images start as `images` (B, 3, H, W) in [0, 1]."""
+    h, w = images.shape[-2:]
+    t = from_rgb(images.to(device), decorrelate)
+    if kind == "pixel":
+        return Param([t.detach().clone().requires_grad_(True)], lambda p: to_rgb(p, decorrelate))
+    if kind != "fft":
+        raise ValueError(f"parametrization {kind!r} cannot start from a photo; use 'fft' or 'pixel'")
+    spectrum = torch.fft.rfft2(4.0 * t, norm="ortho") / freq_scale(h, w, decay_power).to(device)
+    return Param([torch.view_as_real(spectrum).contiguous().requires_grad_(True)],
+                 _fft_render(h, w, decay_power, decorrelate, device))
+
+
+def magnitude_of(images: torch.Tensor, decorrelate: bool = True) -> torch.Tensor:
+    """Return the mean over `images` (B, 3, H, W) of the magnitude of the orthonormal real 2-D FFT of their
+    decorrelated-colour tensors, (3, H, W//2+1): what a "maco" image keeps while its phase moves."""
+    return torch.fft.rfft2(from_rgb(images, decorrelate), norm="ortho").abs().mean(0)
+
+
+@cache
+def natural_magnitude(size: int) -> torch.Tensor:
+    """Return `magnitude_of` every credited photo of the project loaded at `size` (the natural-image spectrum)."""
+    from generate.images import IMAGES_DIR, load_photo
+    return magnitude_of(torch.stack([load_photo(IMAGES_DIR / p, size) for p in natural_photos()]))
+
+
+def natural_photos() -> list[str]:
+    """Return the photos `natural_magnitude` averages, relative to images/ (sorted)."""
+    from generate.images import IMAGES_DIR, photo_credits
+    return sorted(photo_credits(IMAGES_DIR))
+
+
+def maco_image(size: int | tuple[int, int], batch: int = 1, *, magnitude: torch.Tensor | None = None,
+               decorrelate: bool = True, generator: torch.Generator | None = None,
+               device: str | torch.device = "cpu") -> Param:
+    """Build a batched magnitude-constrained image: spectrum magnitude · e^{iφ}, orthonormal inverse real FFT,
+    decorrelated colour and sigmoid; only the phase φ (uniform in [−π, π) at the start) is a parameter.
+
+    magnitude: (3, H, W//2+1), default `natural_magnitude(size)`. Bins that must be real (zero frequency,
+    Nyquist) and the Hermitian pairs of the first and last column keep their magnitude only up to the
+    inverse FFT's projection onto a real image; every other bin keeps it exactly.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    if magnitude is None:
+        if h != w:
+            raise ValueError(f"maco_image: the default magnitude is square; got size {size}, pass magnitude=")
+        magnitude = natural_magnitude(h)
+    if tuple(magnitude.shape) != (3, h, w // 2 + 1):
+        raise ValueError(f"maco_image: magnitude shape {tuple(magnitude.shape)} != {(3, h, w // 2 + 1)}")
+    phase = (torch.rand(batch, 3, h, w // 2 + 1, generator=generator) * 2 - 1) * np.pi
+    phase = phase.to(device).requires_grad_(True)
+    mag = magnitude.to(device)
+
+    def render(phases: torch.Tensor) -> torch.Tensor:
+        t = torch.fft.irfft2(torch.polar(mag.expand_as(phases), phases), s=(h, w), norm="ortho")
+        return to_rgb(t, decorrelate)
+    return Param([phase], render)
+
+
+PARAMS = {"fft": fft_image, "pixel": pixel_image, "maco": maco_image}
 
 
 def image_param(kind: str, size: int | tuple[int, int], batch: int = 1, *, seed: int = 0,
                 device: str | torch.device = "cpu", **kwargs) -> Param:
-    """Build the parametrization named `kind` ("fft" or "pixel"), seeded with `seed`."""
+    """Build the parametrization named `kind` ("fft", "pixel" or "maco"), seeded with `seed`."""
     if kind not in PARAMS:
         raise ValueError(f"unknown parametrization {kind!r}; choose one of {', '.join(PARAMS)}")
     gen = torch.Generator().manual_seed(seed)

@@ -32,7 +32,7 @@ from generate.runtime import MALLOC_ENV
 
 KINDS = {  # kind → the settings it takes (validated once, when the run is made)
     "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
-                   "snapshots", "recipe"},
+                   "snapshots", "recipe", "objective", "objective_args", "init"},
     "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
     "attribution": {"target", "iterate", "size"},
 }
@@ -143,6 +143,8 @@ def _plain(value):
     """Return a setting as a hashable plain value (lists → tuples), rejecting what JSON cannot carry."""
     if isinstance(value, (list, tuple)):
         return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):   # frozen as sorted (name, value) pairs; `Run.options` gives them back as pairs
+        return tuple((str(k), _plain(v)) for k, v in sorted(value.items()))
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"run setting {value!r} ({type(value).__name__}) is not a plain JSON value")
@@ -173,8 +175,35 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
         recipe(settings["recipe"])
         if settings["recipe"] == "lucid":  # the default's pixels: one key with runs that do not name it
             del settings["recipe"]
+    _check_objective(kind, settings)
     clean = tuple(sorted((k, _plain(v)) for k, v in settings.items() if v is not None or k == "transforms"))
     return Run(kind, model, photos, layers, steps if kind != "attribution" else 0, clean)
+
+
+def _check_objective(kind: str, settings: dict) -> None:
+    """Validate a caricature run's objective, its arguments and start; drop the defaults' names (dot_compare,
+    init "noise") so that a run naming them has the key of one that does not."""
+    if kind != "caricature":
+        return
+    from generate.objectives import caricature_objective
+    args = settings.get("objective_args") or {}
+    if not isinstance(args, dict):
+        raise TypeError(f"caricature run: objective_args must be a dict of the objective's arguments, got {args!r}")
+    if args and not settings.get("objective"):
+        raise ValueError("caricature run: objective_args given without an objective; name one in objective=")
+    if settings.get("objective") is not None:
+        caricature_objective(settings["objective"], **args)("layer", 1, 0, settings.get("cossim_pow") or 0.0)
+        if settings["objective"] == "dot_compare" and not args:
+            del settings["objective"]
+    if settings.get("init") is not None:
+        if settings["init"] not in ("noise", "photo"):
+            raise ValueError(f"caricature run: init must be 'noise' or 'photo', got {settings['init']!r}")
+        if settings["init"] == "photo" and settings.get("param", "fft") not in ("fft", "pixel"):
+            raise ValueError(f"caricature run: init 'photo' needs param 'fft' or 'pixel', got {settings['param']!r}")
+        if settings["init"] == "noise":
+            del settings["init"]
+    if not args:
+        settings.pop("objective_args", None)
 
 
 def caricature(model: ModelRef, photos: Sequence[str], layers: Sequence[str], *, steps: int, **settings) -> Run:
@@ -236,6 +265,9 @@ def run_key(run: Run, where: Where) -> str:
     blob = {"engine": generate.ENGINE_VERSION, "kind": run.kind, "model": run.model.describe(),
             "photos": [[p, photo_sha256(p)] for p in run.photos], "layers": list(run.layers), "steps": run.steps,
             "settings": run.options, "where": where.describe()}
+    if run.options.get("param") == "maco":   # its fixed magnitude is the mean spectrum of every credited photo
+        from generate.param import natural_photos
+        blob["magnitude_photos"] = [photo_sha256(f"images/{p}") for p in natural_photos()]
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
@@ -303,7 +335,10 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     o, model = run.options, run.model.load()
     size = o.get("size") or model.input_size
     target = parse_target(o["attribution"]) if o.get("attribution") else None
-    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe") if k in o}
+    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe", "init") if k in o}
+    if "objective" in o:
+        from generate.objectives import caricature_objective
+        extra["objective"] = caricature_objective(o["objective"], **dict(o.get("objective_args", ())))
     if "transforms" in o:
         extra["transforms"] = o["transforms"]
     result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),

@@ -13,8 +13,8 @@ from tests.test_views import DESKTOP, PHONE, _car, _focus_ring, _index, _no_over
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PART1 = ["in_context", "progress", "cossim_sweep", "convergence", "scale", "models", "randomization",
-         "preprocessing", "branches"]
-COMPARE = ["cossim_sweep", "models", "preprocessing", "branches"]      # options side by side (arrange "row")
+         "preprocessing", "branches", "relatives"]
+COMPARE = ["cossim_sweep", "models", "preprocessing", "branches", "relatives"]   # options side by side ("row")
 STRIP = ["progress", "randomization"]
 
 
@@ -205,6 +205,26 @@ def test_travel_chart_names_each_series_and_block_in_its_tooltip(open_page, arti
     assert tip.is_visible() and tip.inner_text().startswith("caricature · block output 4: ")
     page.keyboard.press("ArrowDown")
     assert tip.inner_text().startswith("visualization · block output 4: ")
+
+
+def test_relatives_cards_say_what_each_variant_is_seen_as_and_follow_the_photo(open_page, article_url):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    data = _index(page, "relatives")["data"]
+    fig = page.locator("#fig-relatives")
+    assert [o["key"] for o in data["options"]] == ["p0", "p1", "p2", "truecos", "dotpow", "accent", "orth", "maco"]
+    cells = data["cells"][data["initial"]["photo"]][data["initial"]["layer"]]
+    labels = {k: c["label"] for k, c in cells.items()}
+    for key, label in labels.items():     # a class all variants share is said once, in the title
+        where = fig.locator(".cv-title") if len(set(labels.values())) == 1 else fig.locator(f".cv-option[data-key='{key}']")
+        assert label.startswith("seen as: ") and label in where.inner_text(), key
+    card = fig.locator(".cv-option[data-key='accent']")
+    assert [line.split()[0] for line in card.locator(".cv-card-metrics").inner_text().splitlines()] == \
+        ["cosine", "gain", "pixel", "seed"]
+    card.hover()
+    assert "is-shown" in card.get_attribute("class")
+    page.keyboard.press("Tab")
+    assert probe.errors == []
 
 
 def test_phone_taps_change_figures_and_nothing_scrolls_sideways(open_page, article_url):

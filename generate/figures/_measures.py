@@ -48,6 +48,25 @@ def pixel_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(x @ y / den) if den > 0 else 0.0
 
 
+def spread_over_seeds(images: Sequence[np.ndarray], cosines: Sequence[float], gains: Sequence[float]
+                      ) -> dict[str, float]:
+    """Return how one caricature varies with the seed: the range (max − min) of its cosine and of its gain over
+    the seeds, and the mean pixel correlation between the images of every pair of seeds."""
+    if not len(images) == len(cosines) == len(gains) >= 2:
+        raise ValueError(f"need the same number (≥ 2) of images, cosines and gains, got "
+                         f"{len(images)}, {len(cosines)}, {len(gains)}")
+    pairs = [pixel_correlation(images[a], images[b]) for a in range(len(images)) for b in range(a + 1, len(images))]
+    return {"cosine_range": float(np.ptp(cosines)), "gain_range": float(np.ptp(gains)),
+            "seed_pixel_r": float(np.mean(pairs))}
+
+
+@torch.no_grad()
+def top_classes(model: Model, images: np.ndarray) -> np.ndarray:
+    """Return the index of the class with the largest logit for each image (N, S, S, 3)."""
+    from generate.attribution import logits_layer
+    return model.activations(to_tensor(images), [logits_layer(model)])[logits_layer(model)].argmax(-1).numpy()
+
+
 def summary(values: Sequence[float]) -> dict[str, float]:
     """Return median, quartiles, extremes, mean and the share of values above 1 (for gains)."""
     v = np.asarray(values, np.float64)

@@ -104,6 +104,7 @@
       cards.photoCap.textContent = photoLabel;
       var own = options.map(function (option, o) { return (cell({ p: s.p, l: s.l, o: o }) || {}).label || ''; });
       var shared = own.every(function (label) { return label === own[0]; });   // said once, by the title
+      if (shared && own[0]) cards.title.textContent += ' · ' + own[0];
       options.forEach(function (option, o) {
         var c = cell({ p: s.p, l: s.l, o: o });
         cards.subs[o].textContent = c ? (shared ? '' : c.label || '') : 'not available';
