@@ -1,6 +1,6 @@
 """Fine-tune an ImageNet model of the zoo on another data set, deterministically, keeping checkpoints.
 
-    arrays = finetune("efficientnet_lite0", "dead-leaves", steps=600, batch=32, lr=0.01, size=64, seed=0,
+    arrays = finetune("efficientnet_lite0", "dead-leaves", steps=600, batch=32, lr=0.002, size=64, seed=0,
                       checkpoints=(100, 600), test=2000)
     model = checkpoint_model("efficientnet_lite0", arrays, 100)       # a frozen Model, as load_model gives
 

@@ -1,4 +1,5 @@
-"""How a caricature relates to its photo at its layer, on the un-transformed images at model size.
+"""How a caricature relates to its photo at its layer, on the un-transformed images at model size; and linear
+CKA, how alike two representations of the same examples are (the training-data experiment).
 
 cosine = cos(A_car, A_orig) over the whole H×W×C activation; gain = ⟨A_car, A_orig⟩ / ‖A_orig‖², the length
 of the caricature's activation projected on the original's, in units of the original's (> 1: more extreme).

@@ -212,3 +212,15 @@ def test_ray_refuses_runs_on_a_checkpoint_with_the_fix():
                        [PHOTO], ["block1"], steps=2, size=32)
     with pytest.raises(ValueError, match="local executor"):
         cluster.submit([child], FP32, "k").result()
+
+
+def test_the_drift_summary_the_text_quotes_is_computed_by_hand():
+    from generate.figures.training_drift import summarize
+    cka = {"a": {"s10": {"b0": 0.99, "b1": 0.95, "b2": 0.8}, "s100": {"b0": 0.98, "b1": 0.85, "b2": 0.6}},
+           "b": {"s10": {"b0": 1.0, "b1": 0.99, "b2": 0.95}, "s100": {"b0": 0.99, "b1": 0.97, "b2": 0.9}}}
+    out = summarize(cka, ["b0", "b1", "b2"], [10, 100])
+    assert out["drift_first"]["a"] == pytest.approx(0.02) and out["drift_last"]["b"] == pytest.approx(0.1)
+    assert out["early_share"]["a"] == pytest.approx(0.2 / 0.4) and out["early_share"]["b"] == pytest.approx(0.5)
+    assert out["below_90"] == {"a": "b1", "b": None}
+    assert out["lowest_layer"]["a"] == "b2" and out["lowest"]["a"] == pytest.approx(0.6)
+    assert (out["more_drift"], out["less_drift"], out["first_step"]) == ("a", "b", 10)

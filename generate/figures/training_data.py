@@ -16,9 +16,9 @@ from generate.runs import Run, caricature, finetune, finetuned
 
 # The recipe (generate/finetune.py): 600 SGD steps of 32 images at 64 px. `shown`: the checkpoints whose
 # caricatures the grid shows (step 0 is the ImageNet network); CKA uses every checkpoint.
-FT = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 600, "batch": 32, "lr": 0.01,
+FT = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 600, "batch": 32, "lr": 0.002,
       "size": 64, "seed": 0, "checkpoints": [0, 25, 100, 600], "test": 2000, "shown": [100, 600]}
-FT_QUICK = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 4, "batch": 4, "lr": 0.01,
+FT_QUICK = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 4, "batch": 4, "lr": 0.002,
             "size": 32, "seed": 0, "checkpoints": [0, 2, 4], "test": 20, "shown": [4]}
 DATASET_LABELS = {"fashion-mnist": "Fashion-MNIST", "dead-leaves": "dead leaves"}
 
@@ -83,7 +83,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
                             {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"}],
             "initial": {"row": rows[-1]["key"], "col": core["layers"][len(core["layers"]) // 2]},
-            "label": f"Caricatures of {len(spec.inputs)} photos at {len(cols)} layers of Lite0, at step 0 and "
+            "label": f"Caricatures of {len(spec.inputs)} photo(s) at {len(cols)} layers of Lite0, at step 0 and "
                      f"after fine-tuning on {' or '.join(DATASET_LABELS[d] for d in ft['datasets'])}"}
     metrics = {"photos": len(spec.inputs), "photo_names": [photo_label(p) for p in spec.inputs],
                "layers": list(core["layers"]), "datasets": [DATASET_LABELS[d] for d in ft["datasets"]],

@@ -55,6 +55,25 @@ def activations(model, images: torch.Tensor, layers: list[str], chunk: int = 16)
     return {n: np.concatenate(v) for n, v in parts.items()}
 
 
+def summarize(cka: dict[str, dict[str, dict[str, float]]], layers: list[str], steps: list[int]) -> dict:
+    """Return what the text says of the CKA table {data set: {"s<step>": {layer: CKA}}}: per data set, the drift
+    (1 − CKA) at the first and the last layer at the final step, the share of the last layer's final drift
+    already there at the first checkpoint, the first layer whose final CKA is below 0.9 (None: none is), the
+    lowest final CKA and its layer; and which data set moved the last layer more."""
+    out: dict = {"drift_first": {}, "drift_last": {}, "early_share": {}, "below_90": {}, "lowest": {},
+                 "lowest_layer": {}, "first_step": steps[0], "last_layer": layers[-1], "first_layer": layers[0]}
+    for name, by_step in cka.items():
+        final, first = by_step[f"s{steps[-1]}"], by_step[f"s{steps[0]}"]
+        out["drift_first"][name], out["drift_last"][name] = 1 - final[layers[0]], 1 - final[layers[-1]]
+        out["early_share"][name] = (1 - first[layers[-1]]) / max(1 - final[layers[-1]], 1e-12)
+        out["below_90"][name] = next((n for n in layers if final[n] < 0.9), None)
+        out["lowest_layer"][name] = min(final, key=final.get)
+        out["lowest"][name] = final[out["lowest_layer"][name]]
+    out["more_drift"] = max(out["drift_last"], key=out["drift_last"].get)
+    out["less_drift"] = min(out["drift_last"], key=out["drift_last"].get)
+    return out
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Return one chart panel: CKA to ImageNet per layer, one line per data set and checkpoint."""
     ft, layers = spec.params["ft"], list(spec.layers)
@@ -79,16 +98,13 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             acts = activations(checkpoint_model(LITE0, arrays, step), images, layers)
             cka = {n: linear_cka(base[n], acts[n]) for n in layers}
             metrics["cka"][name][f"s{step}"] = cka
-            tip = f"{label}, step {step} (test accuracy {acc[step]:.1%}): CKA at"
+            tip = f"test accuracy {acc[step]:.1%}"
             series.append({"key": f"{dataset}-{step}", "label": f"{label} · step {step}", "kind": "line",
-                           "points": [[n, round(v, 4), f"{tip} {pretty(n)}"] for n, v in cka.items()]})
-    for name, by_step in metrics["cka"].items():
-        last = by_step[f"s{ft['steps']}"]
-        metrics[f"{name}_lowest_layer"] = min(last, key=last.get)
-        metrics[f"{name}_lowest"] = min(last.values())
+                           "points": [[n, round(v, 4), tip] for n, v in cka.items()]})
+    metrics.update(summarize(metrics["cka"], layers, [s for s in ft["checkpoints"] if s > 0]))
     data = {"x": {"label": "layer", "scale": "category",
-                  "categories": [{"key": n, "label": short_label(n)} for n in layers]},
-            "panels": [{"y": {"label": "CKA to the ImageNet network", "format": ".3f", "max": 1},
+                  "categories": [{"key": n, "label": pretty(n), "short": short_label(n)} for n in layers]},
+            "panels": [{"y": {"label": "CKA", "format": ".3f", "max": 1},
                         "series": series}],
             "panel_height": 220}
     return FigureResult(data=data, metrics=metrics,
