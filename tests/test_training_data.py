@@ -224,3 +224,21 @@ def test_the_drift_summary_the_text_quotes_is_computed_by_hand():
     assert out["below_90"] == {"a": "b1", "b": None}
     assert out["lowest_layer"]["a"] == "b2" and out["lowest"]["a"] == pytest.approx(0.6)
     assert (out["more_drift"], out["less_drift"], out["first_step"]) == ("a", "b", 10)
+
+
+@pytest.mark.slow
+def test_local_workers_read_the_checkpoint_from_the_run_cache_and_give_the_in_process_pixels(tmp_path):
+    from sitegen.executors import Local
+    parent = tiny_finetune()
+    child = caricature(finetuned(parent, 2), [PHOTO], ["block1"], steps=2, size=32, seed=0)
+    script = SimpleNamespace(id="fig", path=tmp_path / "fig.py", runs=lambda: [parent, child])
+    pixels = []
+    for name, executor in (("local", Local(1)), ("here", InProcess())):
+        store = RunStore(tmp_path / name)
+        try:
+            execute_plan(plan_runs([script], FP32, store), executor, FP32, store)
+        finally:
+            executor.shutdown()
+        key = plan_runs([script], FP32, store).by_figure["fig"][1]
+        pixels.append(store.get(key)[0]["images"])
+    assert np.array_equal(*pixels)
