@@ -104,7 +104,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     metrics.update(summarize(metrics["cka"], layers, [s for s in ft["checkpoints"] if s > 0]))
     data = {"x": {"label": "layer", "scale": "category",
                   "categories": [{"key": n, "label": pretty(n), "short": short_label(n)} for n in layers]},
-            "panels": [{"y": {"label": "CKA", "format": ".3f", "max": 1},
+            "panels": [{"y": {"label": "CKA", "format": ".3f", "tick_format": ".2f", "max": 1},
                         "series": series}],
             "panel_height": 220}
     return FigureResult(data=data, metrics=metrics,
