@@ -448,9 +448,6 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
 def _finetune(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
     from generate.finetune import finetune as train
     o = run.options
-    if where.device != "cpu":
-        import torch
-        torch.use_deterministic_algorithms(True, warn_only=True)
     return train(run.model.name, o["dataset"], steps=run.steps, batch=o["batch"], lr=o["lr"], size=o["size"],
                  seed=o["seed"], checkpoints=o["checkpoints"], test=o["test"], progress=progress,
                  device=where.device)

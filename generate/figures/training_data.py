@@ -12,6 +12,7 @@ from __future__ import annotations
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import TEASER, model_for, models_note, one, photo_key, photo_label
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label, short_label
+from generate.finetune import checkpoint_sha256
 from generate.runs import Run, caricature, finetune, finetuned
 
 # The recipe (generate/finetune.py): 600 SGD steps of 32 images at 64 px. `shown`: the checkpoints whose
@@ -92,8 +93,11 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         for j, layer in enumerate(core["layers"]):
             values = [cells[f"{photo_key(p)}-{d}-{s}"][layer]["metrics"]["cosine"] for p in spec.inputs]
             metrics[f"cosine_{d.replace('-', '_')}_{s}_{layer}"] = sum(values) / len(values)
+    weights = models_note(model)
+    for (d, s), run in by_ckpt.items():   # each checkpoint's digest, as its caricature runs' keys hold it
+        weights[f"{LITE0} (finetune:{d}@{s})"] = checkpoint_sha256(config.result(run.model.finetune), s)
     return FigureResult(tiles={"photos": photos, "caricatures": cars}, data=data, metrics=metrics,
-                        notes={"models": models_note(model), "settings": {**core, "seed": spec.seed, "ft": ft}})
+                        notes={"models": weights, "settings": {**core, "seed": spec.seed, "ft": ft}})
 
 
 if __name__ == "__main__":
