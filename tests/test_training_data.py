@@ -222,7 +222,8 @@ def test_the_drift_summary_the_text_quotes_is_computed_by_hand():
     out = summarize(cka, ["b0", "b1", "b2"], [10, 100])
     assert out["drift_first"]["a"] == pytest.approx(0.02) and out["drift_last"]["b"] == pytest.approx(0.1)
     assert out["early_share"]["a"] == pytest.approx(0.2 / 0.4) and out["early_share"]["b"] == pytest.approx(0.5)
-    assert out["below_90"] == {"a": "b1", "b": None}
+    assert out["early_share_by_layer"]["b"] == pytest.approx({"b0": 0.0, "b1": 1 / 3, "b2": 0.5})
+    assert out["below_90"] == {"a": "b1", "b": None} and out["mid_layer"] == "b1"
     assert out["lowest_layer"]["a"] == "b2" and out["lowest"]["a"] == pytest.approx(0.6)
     assert (out["more_drift"], out["less_drift"], out["first_step"]) == ("a", "b", 10)
 

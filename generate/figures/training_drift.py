@@ -58,14 +58,16 @@ def activations(model, images: torch.Tensor, layers: list[str], chunk: int = 16)
 def summarize(cka: dict[str, dict[str, dict[str, float]]], layers: list[str], steps: list[int]) -> dict:
     """Return what the text says of the CKA table {data set: {"s<step>": {layer: CKA}}}: per data set, the drift
     (1 − CKA) at the first and the last layer at the final step, the share of the last layer's final drift
-    already there at the first checkpoint, the first layer whose final CKA is below 0.9 (None: none is), the
+    already there at the first checkpoint (and the same for every layer), the middle layer, the first layer whose final CKA is below 0.9 (None: none is), the
     lowest final CKA and its layer; and which data set moved the last layer more."""
-    out: dict = {"drift_first": {}, "drift_last": {}, "early_share": {}, "below_90": {}, "lowest": {},
-                 "lowest_layer": {}, "first_step": steps[0], "last_layer": layers[-1], "first_layer": layers[0]}
+    out: dict = {"drift_first": {}, "drift_last": {}, "early_share": {}, "early_share_by_layer": {}, "below_90": {},
+                 "lowest": {}, "lowest_layer": {}, "first_step": steps[0], "last_layer": layers[-1],
+                 "first_layer": layers[0], "mid_layer": layers[len(layers) // 2]}
     for name, by_step in cka.items():
         final, first = by_step[f"s{steps[-1]}"], by_step[f"s{steps[0]}"]
         out["drift_first"][name], out["drift_last"][name] = 1 - final[layers[0]], 1 - final[layers[-1]]
         out["early_share"][name] = (1 - first[layers[-1]]) / max(1 - final[layers[-1]], 1e-12)
+        out["early_share_by_layer"][name] = {n: (1 - first[n]) / max(1 - final[n], 1e-12) for n in layers}
         out["below_90"][name] = next((n for n in layers if final[n] < 0.9), None)
         out["lowest_layer"][name] = min(final, key=final.get)
         out["lowest"][name] = final[out["lowest_layer"][name]]
