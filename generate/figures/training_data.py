@@ -22,14 +22,16 @@ FT = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 600
 FT_QUICK = {"model": LITE0, "datasets": ["fashion-mnist", "dead-leaves"], "steps": 4, "batch": 4, "lr": 0.002,
             "size": 32, "seed": 0, "checkpoints": [0, 2, 4], "test": 20, "shown": [4]}
 DATASET_LABELS = {"fashion-mnist": "Fashion-MNIST", "dead-leaves": "dead leaves"}
+SHORT = {None: "ImageNet", "fashion-mnist": "F-MNIST", "dead-leaves": "leaves"}     # row tags in the grid
 
 SPEC = FigureSpec(
     id="training_data", title="Caricatures of a network fine-tuned on clothes or on shapes", view="grid",
     layout="l-page", inputs=TEASER[:3], models=(LITE0,), layers=tuple(CORE["layers"]), steps=CORE["steps"],
     params={"core": CORE, "ft": FT},
-    caption="Each row is a photo seen by Lite0 at one checkpoint: its ImageNet weights (step 0), then after "
-            "fine-tuning on Fashion-MNIST or on dead leaves; each column a layer, early (left) to late (right). "
-            "Hover or tap a cell to see the caricature large beside its photo.",
+    caption="Each row is a photo seen by Lite0 at one checkpoint, named beside it: its ImageNet weights, then "
+            "checkpoints of fine-tuning on Fashion-MNIST (F-MNIST) or on dead leaves (the number is the step); "
+            "each column a layer, early (left) to late (right). Hover or tap a cell to see the caricature large "
+            "beside its photo.",
     quick={"inputs": TEASER[:1], "layers": tuple(CORE_QUICK["layers"]), "steps": CORE_QUICK["steps"],
            "params": {"core": CORE_QUICK, "ft": FT_QUICK}})
 
@@ -71,7 +73,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         for dataset, step, result in versions:
             row = f"{key}-{dataset or 'imagenet'}-{step}"
             rows.append({"key": row, "label": f"{photo_label(path)} · {row_label(dataset, step)}",
-                         "photo": f"photo/{key}"})
+                         "short": SHORT[dataset] + (f" {step}" if dataset else ""), "photo": f"photo/{key}"})
             for j, layer in enumerate(core["layers"]):
                 cars[f"{row}/{layer}"] = result["images"][j]
                 cells.setdefault(row, {})[layer] = {"tile": f"{row}/{layer}", "metrics": {
