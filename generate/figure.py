@@ -25,7 +25,7 @@ from PIL import Image
 
 import generate
 from generate.files import ROOT, sha256_file, to_uint8, write_atomic, write_json
-from generate.runs import Run, Where, execute, resolve_where, run_key
+from generate.runs import Run, Where, execute, resolve, resolve_where, run_key
 from generate.runstore import RunStore
 
 LAYOUTS = ("l-body", "l-middle", "l-page", "l-screen")
@@ -110,8 +110,11 @@ class FigureConfig:
 
     def result(self, run: Run) -> dict[str, np.ndarray]:
         """Return the arrays of a run's result (see generate.runs for what each kind holds)."""
-        key = run_key(run, self.where)
         store = RunStore(self.cache_dir / "runs")
+        if run.model.finetune is not None and self.compute:
+            self.result(run.model.finetune)     # standalone: the fine-tune first, so its checkpoint can be read
+        run = resolve(run, self.where, store)
+        key = run_key(run, self.where)
         got = store.get(key)
         if got is None:
             if not self.compute:

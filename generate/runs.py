@@ -7,8 +7,13 @@
 
 A figure script declares the runs it needs (`runs(spec)`); the build computes each missing run once, wherever
 its executor puts it, and the script's `make` only reads results. Kinds: "caricature" (photos × layers,
-optimized jointly as lucid's recipe does), "channel" (feature visualizations of one channel) and
-"attribution" (attribution maps, no optimization).
+optimized jointly as lucid's recipe does), "channel" (feature visualizations of one channel),
+"attribution" (attribution maps, no optimization) and "finetune" (a model trained on another data set, with
+checkpoints; see generate/finetune.py).
+
+A run may use a fine-tuned checkpoint: `ModelRef(name, "finetune", finetune=<the finetune run>, checkpoint=step)`.
+Its key holds the checkpoint's SHA-256, read from the parent's stored result, so it is known only once the
+parent is computed: `run_key(run, where, store)` resolves it, and raises ParentPending before.
 """
 from __future__ import annotations
 
@@ -35,7 +40,16 @@ KINDS = {  # kind → the settings it takes (validated once, when the run is mad
                    "snapshots", "recipe", "objective", "objective_args", "init"},
     "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
     "attribution": {"target", "iterate", "size"},
+    "finetune": {"dataset", "batch", "lr", "size", "seed", "checkpoints", "test"},
 }
+
+
+class ParentPending(LookupError):
+    """A run's key needs the result of a run not computed yet (a fine-tuned checkpoint's parent)."""
+
+    def __init__(self, parent: Run):
+        super().__init__(f"needs the result of {parent} first")
+        self.parent = parent
 
 
 @dataclass(frozen=True)
@@ -48,13 +62,22 @@ class ModelRef:
     seed: int = 0
     reinit: tuple[str, ...] = ()
     preprocess: str | None = None
+    finetune: Run | None = None                 # weights "finetune": the run that trained them
+    checkpoint: int = 0                         # … and its step
+    stored: tuple[str, str, str] | None = None  # (run store, parent key, checkpoint SHA-256) once resolved
 
     def load(self):
         """Return the model (loaded once per process)."""
         return _load(self)
 
     def describe(self) -> dict:
-        """Return the JSON that tells these weights apart: the file's digest, or the seed of random ones."""
+        """Return the JSON that tells these weights apart: the file's digest, the seed of random ones, or the
+        fine-tuned checkpoint's digest (ParentPending while its run is not computed)."""
+        if self.finetune is not None:
+            if self.stored is None:
+                raise ParentPending(self.finetune)
+            return {"name": self.name, "weights": "finetune", "finetune": self.finetune.describe(),
+                    "checkpoint": self.checkpoint, "sha256": self.stored[2]}
         out = {"name": self.name, "weights": self.weights, "sha256": weights_sha256(self.name, self.weights)}
         if self.weights != "imagenet" or self.reinit:
             out.update(seed=self.seed, reinit=list(self.reinit))
@@ -64,7 +87,10 @@ class ModelRef:
 
     @property
     def label(self) -> str:
-        """Return the weights tag used in provenance, e.g. "imagenet+reinit:block15" or "imagenet+preprocess:x255"."""
+        """Return the weights tag used in provenance, e.g. "imagenet+reinit:block15", "imagenet+preprocess:x255"
+        or "finetune:dead-leaves@600"."""
+        if self.finetune is not None:
+            return f"finetune:{self.finetune.options['dataset']}@{self.checkpoint}"
         tag = self.weights + (f"+reinit:{','.join(self.reinit)}" if self.reinit else "")
         return tag + (f"+preprocess:{self.preprocess}" if self.preprocess else "")
 
@@ -82,13 +108,67 @@ def _preprocess_table() -> dict[str, Callable]:
 PREPROCESS = ("x255", "imagenet-mean-std", "lite-255x-127")   # names a ModelRef may use
 
 
+def finetuned(run: Run, step: int) -> ModelRef:
+    """Return the ModelRef of checkpoint `step` of a finetune run (unresolved: see `resolve`)."""
+    if run.kind != "finetune":
+        raise ValueError(f"not a finetune run: {run}")
+    if step not in run.options["checkpoints"]:
+        raise ValueError(f"step {step} is not a checkpoint of {run}; checkpoints: {run.options['checkpoints']}")
+    return ModelRef(run.model.name, "finetune", finetune=run, checkpoint=step)
+
+
+def resolve(run: Run, where: Where, store) -> Run:
+    """Return `run` with its fine-tuned model's checkpoint located in `store` (a RunStore) and its digest read;
+    raise ParentPending when the parent's result is not there. Other runs come back as they are."""
+    ref = run.model
+    if ref.finetune is None or ref.stored is not None:
+        return run
+    key = run_key(ref.finetune, where)
+    digest = _checkpoint_digest(str(store.root), key, ref.name, ref.checkpoint) if store.has(key) else None
+    if digest is None:
+        raise ParentPending(ref.finetune)
+    return dataclasses.replace(run, model=dataclasses.replace(ref, stored=(str(store.root), key, digest)))
+
+
+@cache
+def _checkpoint_digest(root: str, key: str, name: str, step: int) -> str | None:
+    from generate.runstore import RunStore
+    got = RunStore(Path(root)).get(key)
+    return None if got is None else _step_sha256(got[0], name, step)
+
+
+def _step_sha256(arrays: dict[str, np.ndarray], name: str, step: int) -> str:
+    """Return checkpoint `step`'s digest; step 0 is the ImageNet network itself (its file's digest)."""
+    from generate.finetune import checkpoint_sha256
+    return weights_sha256(name, "imagenet") if step == 0 else checkpoint_sha256(arrays, step)
+
+
 @cache
 def _load(ref: ModelRef):
     from generate.models import load_model
+    if ref.finetune is not None:
+        return _load_checkpoint(ref)
     model = load_model(ref.name, weights=ref.weights, seed=ref.seed, reinit=ref.reinit)
     if ref.preprocess:
         model = dataclasses.replace(model, preprocess=_preprocess_table()[ref.preprocess],
                                     weights=f"{model.weights}+preprocess:{ref.preprocess}")
+    return model
+
+
+def _load_checkpoint(ref: ModelRef):
+    from generate.finetune import checkpoint_model
+    from generate.runstore import RunStore
+    if ref.stored is None:
+        raise ParentPending(ref.finetune)
+    root, key, digest = ref.stored
+    got = RunStore(Path(root)).get(key)
+    if got is None:
+        raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in "
+                                f"{root} (fine-tuned runs need the run cache of this machine: the local executor)")
+    if _step_sha256(got[0], ref.name, ref.checkpoint) != digest:
+        raise ValueError(f"checkpoint {ref.checkpoint} of {key[:12]} changed since its digest was read")
+    model = checkpoint_model(ref.name, got[0], ref.checkpoint)
+    model.weights, model.weights_sha256 = ref.label, digest
     return model
 
 
@@ -125,11 +205,16 @@ class Run:
 
     @property
     def work(self) -> int:
-        """Return the run's caricature-steps (images optimized × steps); attribution maps count 1."""
+        """Return the run's caricature-steps (images optimized × steps; a fine-tune: its training images, one
+        forward and backward each like a caricature-step); attribution maps count 1."""
+        if self.kind == "finetune":
+            return self.steps * self.options["batch"]
         return self.rows * self.steps or 1
 
     def describe(self) -> dict:
         """Return the run as plain JSON (what `--plan`, errors and provenance show)."""
+        if self.kind == "finetune":
+            return {"kind": self.kind, "model": self.model.name, "steps": self.steps, **self.options}
         return {"kind": self.kind, "model": self.model.name, "weights": self.model.label,
                 "photos": list(self.photos), "layers": list(self.layers), "steps": self.steps, **self.options}
 
@@ -163,6 +248,8 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
     if model.preprocess is not None and model.preprocess not in PREPROCESS:
         raise ValueError(f"unknown preprocess {model.preprocess!r}; valid: {', '.join(PREPROCESS)}")
     photos, layers = tuple(photos), tuple(layers)
+    if kind == "finetune":
+        return _finetune_run(model, photos, layers, steps, settings)
     if kind != "channel" and not photos:
         raise ValueError(f"{kind} run: no photos")
     if not layers:
@@ -204,6 +291,33 @@ def _check_objective(kind: str, settings: dict) -> None:
             del settings["init"]
     if not args:
         settings.pop("objective_args", None)
+
+
+def _finetune_run(model: ModelRef, photos, layers, steps: int, settings: dict) -> Run:
+    from generate.datasets import DATASETS, fashion_files
+    if photos or layers:
+        raise ValueError("finetune run: takes no photos or layers")
+    if model.weights != "imagenet" or model.reinit or model.preprocess or model.finetune:
+        raise ValueError(f"finetune run: starts from plain ImageNet weights, got {model.label}")
+    missing = KINDS["finetune"] - set(settings)
+    if missing:
+        raise ValueError(f"finetune run: missing settings {sorted(missing)}")
+    if settings["dataset"] not in DATASETS:
+        raise ValueError(f"finetune run: unknown dataset {settings['dataset']!r}; valid: {', '.join(DATASETS)}")
+    if settings["dataset"] == "fashion-mnist":
+        fashion_files()     # missing files: a clear error now, naming the path and the fix
+    marks = sorted(set(settings["checkpoints"]))
+    if not marks or marks[0] < 0 or marks[-1] > steps:
+        raise ValueError(f"finetune run: checkpoints {settings['checkpoints']} must lie in 0..{steps}")
+    settings["checkpoints"] = marks
+    return Run("finetune", model, (), (), steps, tuple(sorted((k, _plain(v)) for k, v in settings.items())))
+
+
+def finetune(model: str, dataset: str, *, steps: int, batch: int, lr: float, size: int, seed: int,
+             checkpoints: Sequence[int], test: int) -> Run:
+    """Return the run that fine-tunes ImageNet `model` on `dataset`, keeping `checkpoints` (generate/finetune.py)."""
+    return make_run("finetune", ModelRef(model), steps=steps, dataset=dataset, batch=batch, lr=lr, size=size,
+                    seed=seed, checkpoints=list(checkpoints), test=test)
 
 
 def caricature(model: ModelRef, photos: Sequence[str], layers: Sequence[str], *, steps: int, **settings) -> Run:
@@ -260,14 +374,20 @@ def resolve_where(device: str = "auto", precision: str = "auto", threads: int = 
     return Where(kind, resolve_precision(precision, kind), threads)
 
 
-def run_key(run: Run, where: Where) -> str:
-    """Return the hex key of a run's result: engine version, weights and photo digests, every setting, where."""
+def run_key(run: Run, where: Where, store=None) -> str:
+    """Return the hex key of a run's result: engine version, weights and photo digests, every setting, where.
+    A run on a fine-tuned checkpoint needs `store` (a RunStore) holding its parent's result: see `resolve`."""
+    if store is not None:
+        run = resolve(run, where, store)
     blob = {"engine": generate.ENGINE_VERSION, "kind": run.kind, "model": run.model.describe(),
             "photos": [[p, photo_sha256(p)] for p in run.photos], "layers": list(run.layers), "steps": run.steps,
             "settings": run.options, "where": where.describe()}
     if run.options.get("param") == "maco":   # its fixed magnitude is the mean spectrum of every credited photo
         from generate.param import natural_photos
         blob["magnitude_photos"] = [photo_sha256(f"images/{p}") for p in natural_photos()]
+    if run.kind == "finetune":
+        from generate.datasets import dataset_digest
+        blob["data"] = dataset_digest(run.options["dataset"])
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
@@ -360,6 +480,14 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     return out
 
 
+def _finetune(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
+    from generate.finetune import finetune as train
+    o = run.options
+    return train(run.model.name, o["dataset"], steps=run.steps, batch=o["batch"], lr=o["lr"], size=o["size"],
+                 seed=o["seed"], checkpoints=o["checkpoints"], test=o["test"], progress=progress,
+                 device=where.device)
+
+
 def _channel(run: Run, where: Where, progress: Progress | None) -> dict[str, np.ndarray]:
     from generate.caricature import visualize_channel
     o, model = dict(run.options), run.model.load()
@@ -384,7 +512,7 @@ def _attribution(run: Run, where: Where, progress: Progress | None) -> dict[str,
     return {n: attribution_map(attrs[n]).cpu().numpy().astype(np.float32) for n in run.layers}
 
 
-_KIND_FNS = {"caricature": _caricatures, "channel": _channel, "attribution": _attribution}
+_KIND_FNS = {"caricature": _caricatures, "channel": _channel, "attribution": _attribution, "finetune": _finetune}
 
 
 def pack_key(run: Run) -> tuple | None:

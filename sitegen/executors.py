@@ -173,6 +173,11 @@ class RayCluster:
         return self.cluster.address
 
     def submit(self, runs: list[Run], where: Where, key: str) -> Future:
+        if any(r.model.finetune is not None for r in runs):
+            f: Future = Future()
+            f.set_exception(ValueError(f"{runs[0]}: runs on a fine-tuned checkpoint read it from this machine's run cache, "
+                             f"which Ray workers do not see; build them with the local executor (no --cluster)"))
+            return f
         return self.task.remote(runs, where, key, _NoProgress()).future()
 
     def progress(self) -> list[tuple[str, int]]:

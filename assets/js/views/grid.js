@@ -39,8 +39,10 @@
       var label = row.label || row.key;
       var thumb = row.photo ? lib.h('div', { class: 'cv-tile cv-thumb' }) : null;
       if (thumb) sprites.paint(thumb, row.photo, 'rows[' + r + '].photo');
-      var th = lib.h('th', { class: 'cv-rowhead', scope: 'row', title: label, 'aria-label': label },
-        [thumb || lib.h('span', { text: row.short || label })]);
+      // A row with a photo and a short label shows both (e.g. which checkpoint of a network the row is).
+      var head = thumb && row.short ? lib.h('div', { class: 'cv-rowtag' }, [lib.h('span', { text: row.short }), thumb])
+        : thumb || lib.h('span', { text: row.short || label });
+      var th = lib.h('th', { class: 'cv-rowhead', scope: 'row', title: label, 'aria-label': label }, [head]);
       var tr = lib.h('tr', {}, [th]);
       entries.push({ node: th, r: r + 1, c: 0, kind: 'row', i: r });
       cols.forEach(function (col, c) {
