@@ -32,7 +32,7 @@ from generate.runtime import MALLOC_ENV
 
 KINDS = {  # kind → the settings it takes (validated once, when the run is made)
     "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
-                   "snapshots", "recipe"},
+                   "snapshots", "recipe", "objective"},
     "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
     "attribution": {"target", "iterate", "size"},
 }
@@ -173,8 +173,24 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
         recipe(settings["recipe"])
         if settings["recipe"] == "lucid":  # the default's pixels: one key with runs that do not name it
             del settings["recipe"]
+    if settings.get("objective") is not None:
+        settings["objective"] = _objective_setting(settings)
     clean = tuple(sorted((k, _plain(v)) for k, v in settings.items() if v is not None or k == "transforms"))
     return Run(kind, model, photos, layers, steps if kind != "attribution" else 0, clean)
+
+
+def _objective_setting(settings: dict) -> str | None:
+    """Return a caricature run's objective name as its key holds it (None for the default, so runs that name
+    the default share one key with runs that do not); an unknown name is an error listing the valid ones."""
+    from generate.objectives import ATTRIBUTION_OBJECTIVES, CARICATURE_OBJECTIVES
+    attributed = bool(settings.get("attribution") or settings.get("iterate"))
+    table = ATTRIBUTION_OBJECTIVES if attributed else CARICATURE_OBJECTIVES
+    name = settings["objective"]
+    if name not in table:
+        kind = "an attribution" if attributed else "a"
+        raise ValueError(f"caricature run: objective {name!r} is not {kind} caricature objective; valid: "
+                         f"{', '.join(table)}")
+    return None if name == next(iter(table)) else name
 
 
 def caricature(model: ModelRef, photos: Sequence[str], layers: Sequence[str], *, steps: int, **settings) -> Run:
@@ -306,6 +322,10 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe") if k in o}
     if "transforms" in o:
         extra["transforms"] = o["transforms"]
+    if "objective" in o:
+        from generate.objectives import ATTRIBUTION_OBJECTIVES, CARICATURE_OBJECTIVES
+        extra["attribution_objective" if target or o.get("iterate") else "objective"] = (
+            ATTRIBUTION_OBJECTIVES | CARICATURE_OBJECTIVES)[o["objective"]]
     result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),
                               steps=run.steps, attribution=target, iterate=o.get("iterate", False),
                               snapshots=o.get("snapshots", ()), size=size, device=where.device,
