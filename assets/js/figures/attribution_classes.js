@@ -3,7 +3,8 @@
 Data (generate/figures/attribution_classes.py): photos [{key, label, photo}], layers [{key, label}],
 panels {photoKey: {items: [classes-view items whose tile/attribution/metrics sit in cells[layerKey]], initial}},
 plus overlay_opacity, overlay_label, metric_defs and initial {photo, layer}. Picking a photo or layer remounts
-the classes view, keeping the chosen class (same photo) and the overlay checkbox.
+the classes view, keeping the chosen class (same photo) and the overlay checkbox. An optional table
+{label, row_label, columns: [{key, label, format}], rows: [{label, values: {columnKey: number}}]} follows, fixed.
 */
 (function () {
   'use strict';
@@ -60,7 +61,22 @@ the classes view, keeping the chosen class (same photo) and the overlay checkbox
       sprites: ctx.sprites,
       onSelect: function (i) { if (i !== sel.l) { sel.l = i; render(true); } } });
     var controls = lib.h('div', { class: 'cv-controls' }, [photoChoice.root, layerChoice.root]);
-    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' }, [controls, holder]));
+    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' },
+      [controls, holder].concat(d.table ? [table(d.table)] : [])));
     render(false);
   };
+
+  function table(t) {
+    var columns = lib.list(t, 'columns', NAME + ' table');
+    var head = lib.h('tr', {}, [lib.h('th', { scope: 'col', class: 'cv-matrix-corner', text: t.row_label || '' })]
+      .concat(columns.map(function (c) { return lib.h('th', { scope: 'col', text: c.label || c.key }); })));
+    var body = lib.h('tbody', {}, lib.list(t, 'rows', NAME + ' table').map(function (row) {
+      return lib.h('tr', {}, [lib.h('th', { scope: 'row', text: row.label })].concat(columns.map(function (c) {
+        return lib.h('td', { text: lib.fmt((row.values || {})[c.key], c.format || '.2f') });
+      })));
+    }));
+    return lib.h('div', { class: 'cv-matrix-box' }, [lib.h('p', { class: 'cv-matrix-label', text: t.label || '' }),
+      lib.h('div', { class: 'cv-scroll cv-matrix-scroll' }, [lib.h('table', { class: 'cv-matrix',
+        'aria-label': t.label || null }, [lib.h('thead', {}, [head]), body])])]);
+  }
 })();
