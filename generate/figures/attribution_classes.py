@@ -30,7 +30,9 @@ SPEC = FigureSpec(
     id="attribution_classes", title="Attribution caricatures toward a photo's classes", view="classes",
     layout="l-page",
     caption="Attribution caricatures of Lite0 toward classes. Pick a photo and a layer; hover a class to see the "
-            "caricature toward it; hover the caricature (or tick the box) to lay its attribution map over the photo.",
+            "caricature toward it; hover the caricature (or tick the box) to lay its attribution map over the photo. "
+            "At block 10 and block 14, a row below shows the top-class caricature with the remedies the text "
+            "describes, and the table gives their numbers over all photos.",
     inputs=("images/animals/panda.jpg", "images/animals/scarlet_macaw.jpg", "images/objects/coffee.jpg",
             "images/animals/koala.jpg", "images/objects/volleyball.jpg", "images/places/chateaudechenonceau.jpg",
             "images/objects/pillow.jpg"),
@@ -48,6 +50,8 @@ REMEDIES = {  # key: (label in the table, run settings)
     "cos2": ("× cos² to the photo", {"cossim_pow": 2}),
     "accent": ("− L2 toward the photo (accentuation)", {"objective": "attribution_accent"}),
 }
+
+REMEDY_LABELS = {"plain": "Σ A·attr (the figure)", **{k: v[0] for k, v in REMEDIES.items()}}
 
 
 def targets(probs: np.ndarray, n: int, names: list[str]) -> list[dict]:
@@ -95,25 +99,35 @@ def runs(spec: FigureSpec) -> list[Run]:
             [_remedy_run(spec, path, items[0]["key"], r) for r in REMEDIES for path, items in plan])
 
 
-def remedies(config, model, plan, spec) -> dict[str, dict[str, dict[str, float]]]:
-    """Per remedy and remedy layer: the mean over photos of p(top class | caricature) and of the caricature's
-    cosine to the photo at the layer; "plain" is the figure's own caricatures, "photo" the photo itself at the
-    caricatures' size (cosine 1), for scale: a caricature that stays near the photo inherits its class."""
+def remedies(config, model, plan, spec) -> tuple[dict, dict, dict]:
+    """Return (summary, cells, tiles) of the remedies.
+
+    summary[objective][layer]: the mean over photos of p(top class | caricature) and of the caricature's cosine
+    to the photo at the layer; objective "plain" is the figure's own caricatures, "photo" the photo itself at the
+    caricatures' size (cosine 1), for scale: a caricature that stays near the photo inherits its class.
+    cells[photo key][layer][objective]: that photo's tile, p and cosine (no "photo"); tiles: the new images.
+    """
     layers = spec.params["remedy_layers"]
-    originals = [(common.one(config, _run(spec, path, items[0]["key"]))["original"], int(items[0]["key"]))
-                 for path, items in plan]
-    p_photo = float(np.mean([probabilities(model, photo[None])[0, k] for photo, k in originals]))
-    out = {"photo": {layer: {"p": p_photo, "cosine": 1.0} for layer in layers}, "plain": {layer: {"p": float(np.mean([items[0]["cells"][layer]["metrics"]["p_car"] for _, items in plan])),
-                             "cosine": float(np.mean([items[0]["cells"][layer]["metrics"]["cosine"]
-                                                      for _, items in plan]))} for layer in layers}}
-    for remedy in REMEDIES:
-        runs = [(common.one(config, _remedy_run(spec, path, items[0]["key"], remedy)), int(items[0]["key"]))
-                for path, items in plan]
-        probs = [probabilities(model, run["images"])[:, k] for run, k in runs]
-        out[remedy] = {layer: {"p": float(np.mean([p[i] for p in probs])),
-                               "cosine": float(np.mean([run["cosine"][i] for run, _ in runs]))}
-                       for i, layer in enumerate(layers)}
-    return out
+    cells, tiles, p_photo = {}, {}, []
+    for path, items in plan:
+        pk, top = common.photo_key(path), items[0]
+        k = int(top["key"])
+        p_photo.append(float(probabilities(model, common.one(config, _run(spec, path, top["key"]))["original"][None])
+                             [0, k]))
+        cells[pk] = {layer: {"plain": {"tile": top["cells"][layer]["tile"], "p": top["cells"][layer]["metrics"]["p_car"],
+                                       "cosine": top["cells"][layer]["metrics"]["cosine"]}} for layer in layers}
+        for remedy in REMEDIES:
+            run = common.one(config, _remedy_run(spec, path, top["key"], remedy))
+            probs = probabilities(model, run["images"])[:, k]
+            for i, layer in enumerate(layers):
+                tile = f"{pk}/{top['key']}/{remedy}/{layer}"
+                tiles[tile] = run["images"][i]
+                cells[pk][layer][remedy] = {"tile": tile, "p": float(probs[i]), "cosine": float(run["cosine"][i])}
+    summary = {"photo": {layer: {"p": float(np.mean(p_photo)), "cosine": 1.0} for layer in layers}}
+    for objective in ("plain", *REMEDIES):
+        summary[objective] = {layer: {name: float(np.mean([c[layer][objective][name] for c in cells.values()]))
+                                      for name in ("p", "cosine")} for layer in layers}
+    return summary, cells, tiles
 
 
 def seed_spread(config, model, plan, spec, seeds) -> dict[str, list[float]]:
@@ -166,8 +180,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 item["value"] = f"{first:.0%} vs {second:.0%}"
         panels[pk] = {"items": items, "initial": items[0]["key"]}
     by_seed = seed_spread(config, model, plan, spec, seeds)
-    fixes = remedies(config, model, plan, spec)
-    layers = [{"key": n, "label": layer_label(model, n, size), "short": n} for n in spec.layers]
+    fixes, remedy_cells, remedy_tiles = remedies(config, model, plan, spec)
+    tiles["caricatures"].update(remedy_tiles)
+    layers = [{"key": n, "label": layer_label(model, n, size), "short": n.replace("block", "block ")} for n in spec.layers]
     photos = [{"key": common.photo_key(p), "label": common.photo_label(p),
                "photo": f"photo/{common.photo_key(p)}"} for p, _ in plan]
     data = {"photos": photos, "layers": layers, "panels": panels, "overlay_opacity": 1,
@@ -176,6 +191,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                             {"key": "p_b", "label": "p(second class | caricature)", "format": ".0%"},
                             {"key": "cosine", "label": "cos to photo", "format": ".2f"}],
             "table": remedy_table(fixes, spec.params["remedy_layers"], len(plan)),
+            "remedy_cells": remedy_cells, "remedy_labels": REMEDY_LABELS,
             "initial": {"photo": next((p["key"] for p in photos if len(panels[p["key"]]["items"]) > 1),
                                       photos[0]["key"]), "layer": spec.layers[-1]}}
     metrics = {"photos": len(plan), "caricatures": sum(len(i) for _, i in plan) * len(spec.layers),
@@ -208,7 +224,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
 
 def remedy_table(fixes: dict, layers, photos: int) -> dict:
     """Return the table under the figure: per objective, p(top class) and cosine to the photo at each layer."""
-    labels = {"photo": "the photo itself", "plain": "Σ A·attr (the figure)", **{k: v[0] for k, v in REMEDIES.items()}}
+    labels = {"photo": "the photo itself", **REMEDY_LABELS}
     title = {n: n.replace("block", "block ") for n in layers}
     columns = ([{"key": f"p/{n}", "label": f"p · {title[n]}", "format": ".2%"} for n in layers] +
                [{"key": f"cos/{n}", "label": f"cos · {title[n]}", "format": ".2f"} for n in layers])
