@@ -33,6 +33,8 @@ TRANSFORM_SEED_OFFSET = 7919  # transforms draw from their own stream, so changi
 # (layer, row, original_row, cossim_pow) → the objective of one caricature: row's activations at layer against
 # the photo's at original_row, as lucid's dot_compare.
 ObjectiveFactory = Callable[[str, int, int, float], Objective]
+# (layer, attr, row, original_row, cossim_pow) → the objective of one attribution caricature (attribution_dot).
+AttributionFactory = Callable[[str, torch.Tensor, int, int, float], Objective]
 
 
 @dataclass
@@ -102,13 +104,16 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                      size: int | None = None, device: str | None = None, precision: str = "auto",
                      progress: Progress | None = None, objective: ObjectiveFactory = dot_compare,
                      groups: Sequence[int] | None = None, recipe: str = "lucid",
-                     init: str = "noise") -> CaricatureResult:
+                     init: str = "noise",
+                     attribution_objective: AttributionFactory = attribution_dot) -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
     photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
     objective: each caricature's objective, `objective(layer, row, original_row, cossim_pow)` (default
     lucid's dot_compare). attribution: caricature toward a `Target` (objective Σ A·attr) instead;
-    iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²).
+    iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²);
+    attribution_objective: theirs, `attribution_objective(layer, attr, row, original_row, cossim_pow)`
+    (default attribution_dot, whose cosine power is to the photo's activation).
     groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
     as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
     recipe: the optimization schedule, a name in `schedule.RECIPES` ("lucid": Adam at `lr`, full size).
@@ -126,6 +131,8 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     if objective is not dot_compare and (attribution is not None or iterate):
         raise ValueError(f"objective={_name(objective)} and attribution or iterate exclude each other: "
                          "attribution caricatures use attribution_dot")
+    if attribution_objective is not attribution_dot and attribution is None and not iterate:
+        raise ValueError(f"attribution_objective={_name(attribution_objective)} needs attribution or iterate")
     device = device or default_device()
     size = size or model.input_size
     batch = _photos(photos, size)
@@ -139,7 +146,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
         for i, name in enumerate(layers):
             row = n_photos + p * n_layers + i
             terms.append(objective(name, row, p, cossim_pow) if attrs is None
-                         else attribution_dot(name, attrs[p][name], row))
+                         else attribution_objective(name, attrs[p][name], row, p, cossim_pow))
     total = Objective([t for o in terms for t in o.terms])
     groups = list(groups or [n_photos])
     if sum(groups) != n_photos or min(groups) < 1:
@@ -175,7 +182,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
                          seed=seed, lr=lr, cossim_pow=cossim_pow, param=param, init=init,
                          transforms=_transform_settings(transforms), size=size,
                          attribution=None if attribution is None else attribution.name, iterate=iterate,
-                         objective="attribution_dot" if attrs is not None else _name(objective), recipe=recipe)
+                         objective=_name(attribution_objective if attrs is not None else objective), recipe=recipe)
     return CaricatureResult(run.images.reshape(shape), to_numpy(batch), layers, metrics,
                             {k: v.reshape(shape) for k, v in run.snapshots.items()},
                             history.reshape(-1, n_photos, n_layers), maps, settings)

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--steps", type=int, default=512, help="optimization steps (default: %(default)s)")
     c.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default: %(default)s)")
     c.add_argument("--cossim-pow", type=float, default=0.0, help="power of the cosine factor in lucid's "
-                   "dot_compare; higher stays closer to the photo's direction (default: %(default)s)")
+                   "dot_compare (with --attribution: of the true cosine to the photo's activation); higher stays closer "
+                   "to the photo's direction (default: %(default)s)")
     c.add_argument("--seed", type=int, default=0, help="seed of the image initialization and the random "
                    "transforms; same seed, same pixels (default: %(default)s)")
     c.add_argument("--size", type=int, default=None, help="image size in pixels (default: the model's input "

@@ -95,15 +95,19 @@ def _rows(a: torch.Tensor | Rows, batch: int | None) -> torch.Tensor:
     return a.full() if isinstance(a, Rows) else a
 
 
+def _dot_compare(opt: torch.Tensor, orig: torch.Tensor, cossim_pow: float) -> torch.Tensor:
+    dot = (opt * orig).sum()
+    if cossim_pow == 0:
+        return dot
+    cossim = torch.clamp(dot / (1e-6 + opt.norm()), min=0.1)
+    return dot * cossim ** cossim_pow
+
+
 def dot_compare(layer: str, batch: int = 1, original: int = 0, cossim_pow: float = 0.0) -> Objective:
     """lucid's caricature objective: dot·max(0.1, dot/(1e-6+‖A_opt‖))^cossim_pow, dot over H×W×C."""
     def fn(acts: Acts) -> torch.Tensor:
         opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
-        dot = (opt * orig).sum()
-        if cossim_pow == 0:
-            return dot
-        cossim = torch.clamp(dot / (1e-6 + opt.norm()), min=0.1)
-        return dot * cossim ** cossim_pow
+        return _dot_compare(opt, orig, cossim_pow)
     return objective(fn, f"dot_compare({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
 
 
@@ -168,6 +172,25 @@ def accentuation(layer: str, batch: int = 1, original: int = 0, reg_layer: str =
             + objective(pull, f"pull({reg_layer}, {batch}, weight={weight:g})", reg_layer, (batch, original)))
 
 
+def dot_compare_scaled(layer: str, batch: int = 1, original: int = 0, cossim_pow: float = 0.0) -> Objective:
+    """dot_compare of the activations divided by n = ‖A_photo‖ (held constant): scale-invariant.
+
+    With d = ⟨A_opt, A_photo⟩ over H×W×C it is (d/n²)·max(0.1, d/(n²·(1e-6 + ‖A_opt‖/n)))^cossim_pow: for
+    cossim_pow = 0 it is d/‖A_photo‖², and lucid's cossim becomes the true cosine d/(n·‖A_opt‖) (up to the
+    1e-6). Multiplying every activation by s leaves it (and its gradient with
+    respect to the image) unchanged, so a network whose activations are tiny (random weights deep down) gets
+    the Adam steps of one whose activations are of order 1, instead of steps that Adam's ε (1e-8) swamps.
+    For a given network it is dot_compare times a positive number per step (n is the photo's activation
+    under that step's transform), so with cossim_pow = 0 Adam's steps are dot_compare's up to ε and the
+    small changes of n from one transform to the next.
+    """
+    def fn(acts: Acts) -> torch.Tensor:
+        opt, orig = acts[layer][batch].float(), acts[layer][original].float().detach()
+        n = orig.norm().clamp_min(torch.finfo(torch.float32).tiny)
+        return _dot_compare(opt / n, orig / n, cossim_pow)
+    return objective(fn, f"dot_compare_scaled({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
+
+
 def channel(layer: str, channel: int, batch: int | None = None) -> Objective:
     """Mean activation of one channel over positions (and over the batch when batch is None)."""
     return objective(lambda acts: _rows(acts[layer], batch)[:, channel].float().mean(),
@@ -197,13 +220,56 @@ def direction(layer: str, vec: torch.Tensor, batch: int | None = None, cossim_po
     return objective(fn, f"direction({layer})", layer, None if batch is None else (batch,))
 
 
-def attribution_dot(layer: str, attr: torch.Tensor, batch: int = 1) -> Objective:
-    """Σ A_opt·attr over H×W×C, with attr (C, H, W) held constant: lucid's attribution caricature."""
+def attribution_dot(layer: str, attr: torch.Tensor, batch: int = 1, original: int = 0,
+                    cossim_pow: float = 0.0) -> Objective:
+    """Σ A_opt·attr over H×W×C, with attr (C, H, W) held constant: lucid's attribution caricature.
+
+    cossim_pow > 0 multiplies it by max(0.1, cos(A_opt, A_photo))^cossim_pow, with the true cosine to the
+    photo's own activation at the layer (row `original`, under the same transform): attr is a first-order
+    account of the photo's logit around A_photo, and the factor keeps the caricature's activation pointing
+    the photo's way, where that account holds.
+    """
     def fn(acts: Acts) -> torch.Tensor:
         a = acts[layer][batch].float()
-        return (a * attr.to(a.device, a.dtype)).sum()
-    return objective(fn, f"attribution_dot({layer}, {batch})", layer, (batch,))
+        dot = (a * attr.to(a.device, a.dtype)).sum()
+        if cossim_pow == 0:
+            return dot
+        photo = acts[layer][original].float().detach()
+        cos = (a * photo).sum() / (a.norm() * photo.norm()).clamp_min(torch.finfo(torch.float32).tiny)
+        return dot * torch.clamp(cos, min=0.1) ** cossim_pow
+    if cossim_pow == 0:
+        return objective(fn, f"attribution_dot({layer}, {batch})", layer, (batch,))
+    return objective(fn, f"attribution_dot({layer}, {batch}, cos_pow={cossim_pow:g})", layer, (batch, original))
 
+
+ACCENT_WEIGHT = 1.0   # λ of attribution_accent: the unconstrained optimum lies ‖A_photo‖/(2λ) from A_photo
+
+
+def attribution_accent(layer: str, attr: torch.Tensor, batch: int = 1, original: int = 0,
+                       cossim_pow: float = 0.0, weight: float = ACCENT_WEIGHT) -> Objective:
+    """Σ A_opt·attr − λ·‖attr‖·‖A_opt − A_photo‖²/‖A_photo‖: the attribution caricature with feature
+    accentuation's regularizer toward the photo's activation at the layer (row `original`, same transform).
+
+    The penalty is scaled so that λ has no units: the quadratic's maximum over A_opt is
+    A_photo + attr·‖A_photo‖/(2λ‖attr‖), at a distance ‖A_photo‖/(2λ) from the photo's activation. Only the
+    regularizer: the image still starts from noise (no cosine power: cossim_pow must be 0).
+    """
+    if cossim_pow != 0:
+        raise ValueError(f"attribution_accent takes no cosine power (got {cossim_pow:g}); use attribution_dot")
+    if weight <= 0:
+        raise ValueError(f"attribution_accent: weight must be positive, got {weight:g}")
+
+    def fn(acts: Acts) -> torch.Tensor:
+        a = acts[layer][batch].float()
+        w = attr.to(a.device, a.dtype)
+        photo = acts[layer][original].float().detach()
+        scale = w.norm() / photo.norm().clamp_min(torch.finfo(torch.float32).tiny)
+        return (a * w).sum() - weight * scale * (a - photo).pow(2).sum()
+    return objective(fn, f"attribution_accent({layer}, {batch}, λ={weight:g})", layer, (batch, original))
+
+
+# The attribution objectives a run may name (run setting "objective" with "attribution"); the first is the default.
+ATTRIBUTION_OBJECTIVES = {"attribution_dot": attribution_dot, "attribution_accent": attribution_accent}
 
 
 # Caricature objectives by name, as runs name them: each takes (layer, row, original_row, cossim_pow, **args).
@@ -218,7 +284,8 @@ def _uses_no_cossim_pow(factory: Callable[..., Objective]) -> Callable[..., Obje
 
 
 CARICATURE_OBJECTIVES: dict[str, Callable[..., Objective]] = {
-    "dot_compare": dot_compare, "dot_cossim": dot_cossim, "dot_power": _uses_no_cossim_pow(dot_power),
+    "dot_compare": dot_compare, "dot_compare_scaled": dot_compare_scaled, "dot_cossim": dot_cossim,
+    "dot_power": _uses_no_cossim_pow(dot_power),
     "orthogonal_penalty": _uses_no_cossim_pow(orthogonal_penalty),
     "accentuation": _uses_no_cossim_pow(accentuation)}
 

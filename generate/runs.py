@@ -278,7 +278,16 @@ def _check_objective(kind: str, settings: dict) -> None:
         raise TypeError(f"caricature run: objective_args must be a dict of the objective's arguments, got {args!r}")
     if args and not settings.get("objective"):
         raise ValueError("caricature run: objective_args given without an objective; name one in objective=")
-    if settings.get("objective") is not None:
+    if settings.get("attribution") or settings.get("iterate"):
+        if settings.get("objective") is not None:
+            from generate.objectives import ATTRIBUTION_OBJECTIVES
+            if args or settings["objective"] not in ATTRIBUTION_OBJECTIVES:
+                raise ValueError(f"caricature run: objective {settings['objective']!r} is not an attribution "
+                                 f"caricature objective (they take no objective_args); valid: "
+                                 f"{', '.join(ATTRIBUTION_OBJECTIVES)}")
+            if settings["objective"] == next(iter(ATTRIBUTION_OBJECTIVES)):
+                del settings["objective"]
+    elif settings.get("objective") is not None:
         caricature_objective(settings["objective"], **args)("layer", 1, 0, settings.get("cossim_pow") or 0.0)
         if settings["objective"] == "dot_compare" and not args:
             del settings["objective"]
@@ -456,7 +465,10 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     size = o.get("size") or model.input_size
     target = parse_target(o["attribution"]) if o.get("attribution") else None
     extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe", "init") if k in o}
-    if "objective" in o:
+    if "objective" in o and (target or o.get("iterate")):
+        from generate.objectives import ATTRIBUTION_OBJECTIVES
+        extra["attribution_objective"] = ATTRIBUTION_OBJECTIVES[o["objective"]]
+    elif "objective" in o:
         from generate.objectives import caricature_objective
         extra["objective"] = caricature_objective(o["objective"], **dict(o.get("objective_args", ())))
     if "transforms" in o:

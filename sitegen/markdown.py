@@ -10,6 +10,7 @@ Syntax beyond Markdown (with footnotes `[^1]`, tables, fenced code, attr_list, m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,18 +131,29 @@ class _Extension(markdown.Extension):
         md.inlinePatterns.register(_Cite(md, self.keys), "citation", 176)
 
 
-def convert(text: str, path: Path, keys: set[str], first_line: int = 1) -> Converted:
-    """Convert article Markdown to HTML; unknown citations and bad math are errors naming file and line."""
+Locate = Callable[[str], tuple[Path, int] | None]   # text → (source file, line) where it was written
+
+
+def convert(text: str, path: Path, keys: set[str], first_line: int = 1, locate: Locate | None = None) -> Converted:
+    """Convert article Markdown to HTML; unknown citations and bad math are errors naming file and line.
+
+    locate: where a piece of `text` sits in the sources (for text that Jinja expanded from several files);
+    without it, or when it finds nothing, the line in `text` itself, counted from `first_line`, in `path`.
+    """
+    def where(needle: str) -> tuple[Path, int | None]:
+        found = locate(needle) if locate else None
+        return found or (path, _line(text, needle, first_line))
+
     md = markdown.Markdown(extensions=[*EXTENSIONS, MathExtension(), _Extension(path, first_line, keys)],
                            extension_configs={"toc": {"toc_depth": "2-3"},
                                               "footnotes": {"BACKLINK_TITLE": "Back to text"}})
     try:
         html = md.convert(text)
     except CitationError as e:
-        raise _unknown_key(e.args[0], path, _line(text, "@" + e.args[0], first_line)) from None
+        raise _unknown_key(e.args[0], *where("@" + e.args[0])) from None
     except MathError as e:
-        raise BuildError(str(e), path, _line(text, e.latex, first_line)) from None
-    html = _raw_citations(html, text, path, keys, first_line)
+        raise BuildError(str(e), *where(e.latex)) from None
+    html = _raw_citations(html, keys, where)
     footnotes = ""
     m = FOOTNOTES_RE.search(html)
     if m:
@@ -154,14 +166,14 @@ def _unknown_key(key: str, path: Path, line: int | None) -> BuildError:
     return BuildError(f"unknown citation key {key!r}: add it to references.bib or fix the key", path, line)
 
 
-def _raw_citations(html: str, text: str, path: Path, keys: set[str], first_line: int) -> str:
+def _raw_citations(html: str, keys: set[str], where: Callable[[str], tuple[Path, int | None]]) -> str:
     """Check the keys of each <d-cite> tag and rewrite it as the placeholder `[@…]` leaves for the Citer.
 
     Raw HTML passes through Markdown verbatim, so the tag is found in the source to name its line; tags
     inside code are escaped by then and do not match.
     """
     def check(m: re.Match) -> str:
-        line = _line(text, m.group(1), first_line)
+        path, line = where(m.group(1))
         attr = KEYS_ATTR_RE.search(m.group(1))
         found = [k.strip() for k in (attr.group(1) or attr.group(2) or "").split(",") if k.strip()] if attr else []
         if not found:

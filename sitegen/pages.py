@@ -99,6 +99,26 @@ def with_includes(text: str, folder: Path, depth: int = 0) -> str:
     return text if depth > 8 else INCLUDE_RE.sub(inline, text)
 
 
+def source_line(path: Path, needle: str, folder: Path | None = None, depth: int = 0) -> tuple[Path, int] | None:
+    """Return (file, line) where `needle` is first written in the article at `path` or, in reading order, in
+    the files it includes (paths relative to `folder`, the article's); None when no source has it. A needle
+    that ends in a name character must not continue as one ("@lucid" is not found in "@lucid2020")."""
+    folder = folder or path.parent
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    pattern = re.compile(re.escape(needle) + (r"(?![\w:./+-])" if re.search(r"\w$", needle) else ""))
+    for number, line in enumerate(lines, 1):
+        if pattern.search(line):
+            return path, number
+        for name in INCLUDE_RE.findall(line) if depth < 8 else ():
+            found = source_line(folder / name, needle, folder, depth + 1)
+            if found:
+                return found
+    return None
+
+
 def compute_seconds(figures) -> float:
     """Return the seconds figures took to compute: each distinct run once, plus every figure's assembly.
     `figures`: index dicts, or the text's FigureVars (anything with a provenance)."""
@@ -138,7 +158,8 @@ def render_body(article, figures: dict[str, dict], macros) -> tuple[markdown.Con
     expanded = markdown.expand(article.path, {"fig": fig, "meta": article.meta, "build": build},
                               {"figure": place})
     _, body, body_line = split(expanded, article.path)
-    conv = markdown.convert(body, article.path, keys, body_line)
+    # Figures, includes and {%- … %} move lines: errors name the file and line the text was written on.
+    conv = markdown.convert(body, article.path, keys, body_line, lambda needle: source_line(article.path, needle))
     def figures_in(html: str) -> str:
         return markdown.MARK_RE.sub(lambda m: macros.figure(placed[m.group(2)]) if m.group(1) == "figure"
                                     else m.group(0), html)

@@ -1,8 +1,9 @@
 """The real article's part-2 figures (attribution_classes … debugging) on the `build.py --quick` page, in Chromium.
 
-Each figure mounts without console errors; in attribution_classes, hovering, focusing (arrow keys) or tapping
-a class switches the caricature, and hovering the caricature lays that class's attribution map over the photo;
-the compare figures follow clicks. Screenshots: test-artifacts/article-<id>-<width>.png.
+Each figure mounts without console errors; attribution_classes shows its remedies (a row at block 10 and 14, a
+table), and in it hovering, focusing (arrow keys) or tapping a class switches the caricature, and hovering the
+caricature lays that class's attribution map over the photo; the compare figures follow clicks. Screenshots:
+test-artifacts/article-<id>-<width>.png.
 """
 from __future__ import annotations
 
@@ -41,6 +42,30 @@ def test_part2_figures_mount_offline_without_errors_at_two_widths(open_page, art
         _check_mounted(page, PART2, width)
         assert _no_overflow(page), width
         assert probe.errors == [] and probe.outside == []
+
+
+def test_remedy_table_and_row_show_each_objective_with_its_numbers(open_page, article_url):
+    probe = open_page(article_url + "index.html", **DESKTOP)
+    page = _load(probe)
+    table = _index(page, "attribution_classes")["data"]["table"]
+    rows = page.locator(f"{FIG} .cv-matrix tbody tr")
+    assert rows.count() == len(table["rows"]) == 5
+    assert page.locator(f"{FIG} .cv-matrix thead th").count() == 1 + len(table["columns"])
+    accent = rows.nth(4).locator("td")
+    assert rows.nth(4).locator("th").inner_text() == table["rows"][4]["label"]
+    assert accent.nth(2).inner_text() == f"{table['rows'][4]['values']['cos/block10']:.2f}"
+    strip = page.locator(f"{FIG} .cv-remedies")
+    page.locator(f"{FIG} .cv-option[data-key=head]").click()
+    assert strip.is_hidden()                                                  # no remedies at the head
+    page.locator(f"{FIG} .cv-option[data-key=block10]").click()
+    photo = _index(page, "attribution_classes")["data"]["photos"][0]["key"]
+    page.locator(f"{FIG} .cv-choice-thumbs .cv-option").nth(0).click()
+    cells = _index(page, "attribution_classes")["data"]["remedy_cells"][photo]["block10"]
+    cards = strip.locator(".cv-remedy")
+    assert cards.count() == len(cells) == 4
+    assert [cards.nth(i).get_attribute("data-objective") for i in range(4)] == list(cells)
+    assert cards.nth(3).locator(".cv-tile").get_attribute("data-tile") == cells["accent"]["tile"]
+    assert probe.errors == []
 
 
 def test_class_hover_and_arrow_keys_switch_the_caricature(open_page, article_url):

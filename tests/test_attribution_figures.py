@@ -77,3 +77,26 @@ def test_class_targets_are_a_logit_or_a_difference_of_two():
     for bad in ("castle", "1-2-3", "", "4-"):
         with pytest.raises(ValueError, match="class target key"):
             fa.class_target(bad)
+
+
+def test_remedy_runs_and_table():
+    """Every photo's top class gets one run per remedy at the remedy layers with that remedy's settings, and the
+    table holds each objective's numbers under its column."""
+    from generate.figures import attribution_classes as ac
+
+    spec = ac.SPEC.resolved(True)
+    remedy = [r for r in ac.runs(spec) if r.layers == tuple(spec.params["remedy_layers"])]
+    assert len(remedy) == len(ac.REMEDIES) * len(spec.inputs)
+    assert sorted({(r.options.get("cossim_pow"), r.options.get("objective")) for r in remedy}, key=str) == [
+        (1, None), (2, None), (None, "attribution_accent")]
+    fixes = {k: {n: {"p": i / 10 + j / 100, "cosine": -i - j} for j, n in enumerate(("block10", "block14"))}
+             for i, k in enumerate(("plain", *ac.REMEDIES))}
+    table = ac.remedy_table(fixes, ("block10", "block14"), 7)
+    assert [r["key"] for r in table["rows"]] == ["plain", "cos1", "cos2", "accent"]
+    assert ac.remedy_table({"photo": fixes["plain"]}, ("block10", "block14"), 7)["rows"][0]["label"] == \
+        "the photo itself"
+    assert [c["label"] for c in table["columns"]] == ["p · block 10", "p · block 14", "cos · block 10",
+                                                      "cos · block 14"]
+    assert table["rows"][2]["values"] == pytest.approx({"p/block10": 0.2, "p/block14": 0.21, "cos/block10": -2,
+                                                       "cos/block14": -3})
+    assert "7 photos" in table["label"]

@@ -124,3 +124,28 @@ def test_real_bibliography_has_the_required_entries():
     assert {k: refs[k].year for k in expected} == expected
     assert refs["tan2019efficientnet"].title.startswith("EfficientNet: Rethinking Model Scaling")
     assert refs["lucid"].url == "https://github.com/tensorflow/lucid"
+
+
+def test_unknown_key_in_an_included_section_names_that_file_and_its_source_line(tmp_path):
+    """Figure expansion, `{% include %}` and `{%- … %}` move lines; the error still names the source line."""
+    from sitegen.pages import render_body
+    from sitegen.pipeline import Article
+    (tmp_path / "sections").mkdir()
+    index = tmp_path / "index.md"
+    index.write_text('---\ntitle: T\n---\n\nIntro [@a].\n\n{{ figure("one") }}\n\n'
+                     '{% include "sections/50-attribution.md" %}\n', encoding="utf-8")
+    section = tmp_path / "sections" / "50-attribution.md"
+    section.write_text('## Attribution\n\n{{ figure("two") }}\n\n{% set m = fig.two.metrics %}\n'
+                       '{%- set n = m.count %}\nThere are {{ n }} [@a].\n\nA bad key [@nope] here.\n',
+                       encoding="utf-8")
+    figures = {i: {"title": i, "caption": "c", "layout": "l-body", "view": "v", "metrics": {"count": 3}}
+               for i in ("one", "two")}
+    article = Article(index, index.read_text(encoding="utf-8"), None, {"a": None})
+    with pytest.raises(BuildError) as e:
+        render_body(article, figures, None)
+    assert e.value.file == section and e.value.line == 9, str(e.value)
+    assert "unknown citation key 'nope'" in e.value.message
+    index.write_text(index.read_text(encoding="utf-8").replace("Intro [@a]", "Intro [@zz]"), encoding="utf-8")
+    with pytest.raises(BuildError) as e:   # the same key in the article file itself
+        render_body(Article(index, index.read_text(encoding="utf-8"), None, {"a": None}), figures, None)
+    assert (e.value.file, e.value.line) == (index, 5)

@@ -108,3 +108,19 @@ def test_travel_cosines_are_one_for_the_photo_itself_and_lower_for_another():
     model = model_for("efficientnet_lite0")
     assert cosines(model, photo, photo, layers) == pytest.approx([1.0] * 3, abs=1e-6)
     assert all(c < 0.9 for c in cosines(model, other, photo, layers))
+
+
+def test_the_random_networks_caricatures_use_the_scale_invariant_objective_beside_the_plain_dot():
+    """In models and debugging, the random network's shown caricatures name dot_compare_scaled; the trained
+    networks' do not (the default dot); each photo also has the random network's plain-dot run, for the text."""
+    from generate.figures import debugging, models
+
+    for script in (models, debugging):
+        spec = script.SPEC.resolved(True)
+        random_runs = [r for r in script.runs(spec) if r.kind == "caricature" and r.model.weights == "random"]
+        named = [r.options.get("objective") for r in random_runs]
+        assert "dot_compare_scaled" in named and None in named, script.__name__
+        trained = [r for r in script.runs(spec) if r.kind == "caricature" and r.model.weights == "imagenet"]
+        assert trained and all("objective" not in r.options for r in trained), script.__name__
+    spec = models.SPEC.resolved(True)
+    assert models._option_runs(spec, spec.inputs[0])["random"][0].options["objective"] == "dot_compare_scaled"

@@ -42,6 +42,7 @@ def test_same_run_same_key_whatever_the_order_of_settings():
 @pytest.mark.parametrize("change", [
     {"settings": {"lr": 0.1}}, {"settings": {"seed": 1}}, {"settings": {"size": 48}},
     {"settings": {"cossim_pow": 1.0}}, {"settings": {"transforms": None}}, {"steps": 4},
+    {"settings": {"objective": "dot_compare_scaled"}},
     {"photos": [PANDA]}, {"layers": ["block2"]}, {"layers": ["block1", "block2"]},
     {"model": ModelRef("efficientnet_lite0", "random")}, {"model": ModelRef("mobilenet_v2")},
     {"model": ModelRef("efficientnet_lite0", reinit=("block15",))},
@@ -49,6 +50,19 @@ def test_same_run_same_key_whatever_the_order_of_settings():
 ])
 def test_a_changed_setting_photo_or_model_changes_the_key(change):
     assert run_key(_run(**change), CPU) != run_key(_run(), CPU)
+
+
+def test_the_objective_is_named_in_the_key_unless_it_is_the_default():
+    assert _run(settings={"objective": "dot_compare"}) == _run()
+    attr = {"attribution": "logit:281"}
+    assert _run(settings={**attr, "objective": "attribution_dot"}) == _run(settings=attr)
+    accent = _run(settings={**attr, "objective": "attribution_accent"})
+    assert accent.options["objective"] == "attribution_accent"
+    assert run_key(accent, CPU) != run_key(_run(settings=attr), CPU)
+    with pytest.raises(ValueError, match="unknown caricature objective 'attribution_accent'; valid: dot_compare"):
+        _run(settings={"objective": "attribution_accent"})
+    with pytest.raises(ValueError, match="'dot_compare_scaled' is not an attribution caricature objective"):
+        _run(settings={**attr, "objective": "dot_compare_scaled"})
 
 
 def test_where_resolved_precision_device_and_threads_change_the_key():
@@ -145,6 +159,12 @@ def test_execute_each_kind_and_record_where_it_ran():
     attr, _ = execute(_run(settings={"attribution": "energy:block4"}, layers=["block1", "block3"]), CPU)
     assert attr["attribution_map_0"].shape[1:] == (8, 8) and attr["attribution_map_1"].shape[1:] == (4, 4)
     assert photo_view(attr, 0)["attribution_map_1"].shape == (4, 4)
+    for settings in ({"objective": "dot_compare_scaled"}, {"attribution": "energy:block4", "cossim_pow": 1},
+                     {"attribution": "energy:block4", "objective": "attribution_accent"}):
+        named, _ = execute(_run(settings=settings), CPU)   # the run's objective reaches the optimization
+        plain, _ = execute(_run(settings={k: v for k, v in settings.items() if k not in ("objective", "cossim_pow")}),
+                           CPU)
+        assert not np.allclose(named["objective"], plain["objective"]), settings
     broken, _ = execute(_run(model=ModelRef("efficientnet_lite0", preprocess="x255")), CPU)
     assert not np.array_equal(broken["images"], execute(_run(), CPU)[0]["images"])
 

@@ -13,11 +13,6 @@ import torch
 from generate.metrics import compare
 from generate.models.base import Model
 
-# Below this root-mean-square of the photo's activation at a layer, the gradient that reaches the image is so
-# small that Adam's ε (1e-8, added to its denominator) dominates the step: the image barely leaves its start and
-# its flat grey says nothing about the layer. Set between the random Lite0's middle depth (RMS ≈ 2e-5, whose
-# caricature forms) and its block 10 (≈ 1e-6, whose caricature stays grey).
-STALLED_RMS = 1e-5
 ADAM_EPS = 1e-8   # torch.optim.Adam's default, which the engine uses
 
 

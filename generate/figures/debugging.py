@@ -3,7 +3,9 @@
 Reproduce: python build.py --only debugging
 
 Five setups: healthy, a wrong input range (0–255 fed where (255x − 127)/128 is expected), no
-transformation robustness, a too-high learning rate, random weights; for each photo and setup, the feature
+transformation robustness, a too-high learning rate, random weights (caricatured with the scale-invariant
+dot_compare_scaled, since lucid's dot leaves Adam no gradient at block 10; the plain-dot run is kept for the
+text's comparison); for each photo and setup, the feature
 visualization of the photo's most active channel at two layers, and caricatures of the photo at the same layers. Metrics re-evaluate
 every image in the healthy model, so a broken setup cannot grade itself: channel activation relative to the
 healthy visualization, cosine to the photo at the layer, pixel correlation with the photo, and the share of
@@ -17,7 +19,7 @@ import torch
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
 from generate.figures._attribution import high_frequency
-from generate.figures._measures import ADAM_EPS, STALLED_RMS, image_metrics, pixel_correlation, to_tensor
+from generate.figures._measures import ADAM_EPS, image_metrics, pixel_correlation, to_tensor
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, core_result, core_run, layer_label, photo_channels
 from generate.files import ROOT
 from generate.images import load_photo
@@ -30,12 +32,17 @@ SETUPS = {  # key: (label, model variant, settings for both optimizations)
     "lr": ("learning rate 1.0", None, {"lr": 1.0}),
     "random": ("random weights", "random", {}),
 }
+# The random network's activations shrink block by block (root mean square ≈ 1e-6 at block 10), and with lucid's
+# dot the gradient that reaches the image falls below Adam's ε: the caricature would stay at its grey start.
+# Its caricatures use the scale-invariant dot_compare_scaled instead (the plain dot's run is kept for the text).
+CARICATURE_OBJECTIVE = {"random": "dot_compare_scaled"}
 SPEC = FigureSpec(
     id="debugging", title="Broken setups: feature visualizations and caricatures", view="compare",
     layout="l-page",
     caption="The five setups side by side for one photo. Pick a photo and an image — a feature visualization of "
             "the channel the photo excites most, or a caricature of the photo, at block 4 or block 10. The metrics "
-            "re-evaluate each image in the healthy model.",
+            "re-evaluate each image in the healthy model; *gain in its own network* is the caricature's gain in the "
+            "setup's network. The random network's caricatures use the scale-invariant objective the text describes.",
     inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/places/statueofliberty.jpg"),
     models=(LITE0,), layers=("block4", "block10"), steps=128,
     params={"vis_size": 160, "core": CORE},
@@ -50,6 +57,13 @@ def variant(kind: str | None):
     return common.ref(LITE0, weights="random", seed=0) if kind == "random" else common.ref(LITE0)
 
 
+def plain_random_run(spec: FigureSpec, path: str) -> Run:
+    """Return the random network's caricature run of the photo with lucid's plain dot (the stalled control)."""
+    core = spec.params["core"]
+    return caricature(variant("random"), [path], spec.layers, steps=core["steps"], size=core["size"], seed=spec.seed,
+                      lr=core["lr"])
+
+
 def setup_runs(spec: FigureSpec, path: str, channels: dict[str, int]) -> dict[str, tuple[dict[str, Run], Run | None]]:
     """Return per setup its visualization run per layer and its caricature run (None: the core run's)."""
     core, out = spec.params["core"], {}
@@ -60,6 +74,7 @@ def setup_runs(spec: FigureSpec, path: str, channels: dict[str, int]) -> dict[st
         healthy_core = key == "healthy" and set(spec.layers) <= set(core["layers"])   # the introduction's run
         car = None if healthy_core else caricature(model, [path], spec.layers, steps=core["steps"],
                                                    size=core["size"], seed=spec.seed,
+                                                   objective=CARICATURE_OBJECTIVE.get(key),
                                                    **{"lr": core["lr"], **settings})
         out[key] = (vis, car)
     return out
@@ -72,6 +87,7 @@ def runs(spec: FigureSpec) -> list[Run]:
         out.append(core_run(spec, path)[0])
         for vis, car in setup_runs(spec, path, photo_channels(spec, path)[1]).values():
             out += [*vis.values(), *([car] if car else [])]
+        out.append(plain_random_run(spec, path))
     return out
 
 
@@ -103,18 +119,20 @@ def photo_cells(config: FigureConfig, spec: FigureSpec, path: str) -> tuple[dict
             images = base["images"][[core["layers"].index(n) for n in spec.layers]]
         else:
             images = common.one(config, car_run)["images"]
+        own = None if car_run is None else common.one(config, car_run)["gain"]   # in the setup's own network
         graded = image_metrics(healthy, photo, images, list(spec.layers))
-        for layer, image, g in zip(spec.layers, images, graded):
+        for i, (layer, image, g) in enumerate(zip(spec.layers, images, graded)):
             tiles[f"{pk}/{key}/car/{layer}"] = image
             cells[key][f"car/{layer}"] = {"tile": f"{pk}/{key}/car/{layer}", "metrics": {
                 "cosine": g["cosine"], "gain": g["gain"], "pixel_r": pixel_correlation(image, photo),
-                "hf": high_frequency(image)}}
+                "hf": high_frequency(image), **({} if own is None else {"own_gain": float(own[i])})}}
     sizes = {"vis": spec.params["vis_size"], "car": core["size"]}
     for key in SETUPS:
         for col, cell in cells[key].items():
             kind, layer = col.split("/")
             cell["label"] = f"{'visualization' if kind == 'vis' else 'caricature'} · " + (
-                layer_label(healthy, layer, sizes[kind]) + (f" · ch {channels[layer]}" if kind == "vis" else ""))
+                layer_label(healthy, layer, sizes[kind]) + (f" · ch {channels[layer]}" if kind == "vis" else "")
+                + (" · scale-invariant objective" if kind == "car" and key in CARICATURE_OBJECTIVE else ""))
     return cells, tiles, channels, photo
 
 
@@ -149,7 +167,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                             {"key": "cosine", "label": "cos", "format": ".2f"},
                             {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"},
                             {"key": "pixel_r", "label": "pixel r", "format": ".2f"},
-                            {"key": "hf", "label": "high-freq. power", "format": ".0%"}],
+                            {"key": "hf", "label": "high-freq. power", "format": ".0%"},
+                            {"key": "own_gain", "label": "gain in its own network", "format": ".2f", "suffix": "×"}],
             "initial": {"photo": first, "layer": cols[-1]["key"], "option": "healthy"}}
     metrics = {"photos": len(spec.inputs), "photo_hf": photo_hf[0], "vis_size": spec.params["vis_size"],
                "vis_steps": spec.steps, "car_size": core["size"], "car_steps": core["steps"],
@@ -158,8 +177,14 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                **{f"channel_{n}": c for n, c in channels[first].items()},
                # how strong the photo's activation is in the random network (root mean square, mean over photos):
                # far below 1, the gradient that reaches the image is too (see the models figure's text)
-               "random_rms": {n: random_rms(spec, n) for n in spec.layers}, "adam_eps": ADAM_EPS}
-    metrics["random_stalled"] = {n: v < STALLED_RMS for n, v in metrics["random_rms"].items()}
+               "random_rms": {n: random_rms(spec, n) for n in spec.layers}, "adam_eps": ADAM_EPS,
+               # the random network's caricatures judged by that network itself (gain at the layer, mean over
+               # photos): with the scale-invariant objective, and with lucid's plain dot
+               "random_own_gain": {n: float(np.mean([cells[common.photo_key(p)]["random"][f"car/{n}"]["metrics"]
+                                                     ["own_gain"] for p in spec.inputs])) for n in spec.layers},
+               "random_plain_own_gain": {n: float(np.mean([common.one(config, plain_random_run(spec, p))["gain"][i]
+                                                           for p in spec.inputs]))
+                                         for i, n in enumerate(spec.layers)}}
     for key in SETUPS:
         for col, cell in cells[first][key].items():
             for name, value in cell["metrics"].items():
@@ -168,7 +193,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                 metrics[k], metrics[k + "_min"], metrics[k + "_max"] = value, min(values), max(values)
     return FigureResult(tiles={"cells": tiles}, data=data, metrics=metrics,
                         notes={"models": common.models_note(healthy, variant("random").load()), "channels": channels,
-                               "setups": {k: {"label": v[0], "model": v[1], **v[2]} for k, v in SETUPS.items()}})
+                               "setups": {k: {"label": v[0], "model": v[1], **v[2],
+                                             "caricature_objective": CARICATURE_OBJECTIVE.get(k, "dot_compare")}
+                                          for k, v in SETUPS.items()}})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Figure `models` (section "Across models"): caricatures of the same photos at comparable depths of
-EfficientNet-Lite0, Lite1, Lite2, MobileNetV2 and a randomly initialized Lite0, plus a cross-model measure:
+EfficientNet-Lite0, Lite1, Lite2, MobileNetV2 and a randomly initialized Lite0 (caricatured with the
+scale-invariant dot_compare_scaled; its plain-dot runs give the text's comparison), plus a cross-model measure:
 each caricature re-evaluated in every other model at that model's comparable layer.
 
 Reproduce: python build.py --only models   (alone: python -m generate.figures.models [--quick])
@@ -14,7 +15,7 @@ import torch
 
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import model_for, models_note, one, photo_key, photo_label, ref
-from generate.figures._measures import ADAM_EPS, STALLED_RMS, image_metrics, relative_gains
+from generate.figures._measures import ADAM_EPS, image_metrics, relative_gains
 from generate.figures._runs import (
     CORE,
     CORE_QUICK,
@@ -36,6 +37,9 @@ from generate.runs import Run
 OPTIONS = (("lite0", LITE0, "imagenet"), ("lite1", "efficientnet_lite1", "imagenet"),
            ("lite2", "efficientnet_lite2", "imagenet"), ("mnv2", "mobilenet_v2", "imagenet"),
            ("random", LITE0, "random"))
+# Random weights shrink the activations block by block until lucid's dot gives Adam a gradient below its ε (the
+# caricature stays at its grey start): the random network's caricatures use the scale-invariant objective.
+OBJECTIVE = {"random": "dot_compare_scaled"}
 LABELS = {"lite0": "Lite0", "lite1": "Lite1", "lite2": "Lite2", "mnv2": "MobileNetV2", "random": "Lite0 random"}
 SHORT = {"mnv2": "MNV2", "random": "random"}
 GROUPS = {"lite_family": "Lite sizes among themselves", "lite_mnv2": "Lite ↔ MobileNetV2",
@@ -46,7 +50,8 @@ SPEC = FigureSpec(
     inputs=tuple(MODEL_SET["photos"]), models=tuple(dict.fromkeys(m for _, m, _ in OPTIONS)), steps=CORE["steps"],
     params={"core": CORE, "set": MODEL_SET, "depths": DEPTHS, "options": [list(o) for o in OPTIONS]},
     caption="A photo and its caricatures by five networks side by side — three ImageNet EfficientNet-Lite "
-            "sizes, MobileNetV2, and Lite0 with random weights — at the end of each network's 2nd, 4th or 6th "
+            "sizes, MobileNetV2, and Lite0 with random weights (caricatured with the scale-invariant objective "
+            "the text describes) — at the end of each network's 2nd, 4th or 6th "
             "stage. *in Lite0* is the gain the caricature reaches when Lite0 looks at it, in units of the gain "
             "of Lite0's own caricature. The table does this for every pair of networks at the chosen depth, "
             "averaged over the photos, and its last line gives the averages the text quotes.",
@@ -63,16 +68,23 @@ def _layers(spec: FigureSpec) -> dict[str, dict[str, str]]:
 def _option_runs(spec: FigureSpec, path: str) -> dict[str, tuple[Run, int] | None]:
     """Return {option: (its run of the photo's chunk, the photo's index)}; Lite0's is the core run (None)."""
     layers = _layers(spec)
-    return {k: None if k == "lite0" else set_run(spec, ref(name, weights), path, list(layers[k].values()))
+    return {k: None if k == "lite0" else set_run(spec, ref(name, weights), path, list(layers[k].values()),
+                                                 objective=OBJECTIVE.get(k))
             for k, name, weights in spec.params["options"]}
 
 
+def _plain_random_run(spec: FigureSpec, path: str) -> tuple[Run, int]:
+    """Return the random network's run of the photo's chunk with lucid's plain dot (for the text's comparison)."""
+    return set_run(spec, ref(LITE0, "random"), path, list(_layers(spec)["random"].values()))
+
+
 def runs(spec: FigureSpec) -> list[Run]:
-    """Return the core runs (Lite0) and the other networks' runs of the photos."""
+    """Return the core runs (Lite0), the other networks' runs of the photos and the plain-dot random runs."""
     out = []
     for path in spec.inputs:
         out.append(core_run(spec, path)[0])
         out += [r for r, _ in filter(None, _option_runs(spec, path).values())]
+        out.append(_plain_random_run(spec, path)[0])
     return out
 
 
@@ -143,11 +155,16 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     metrics["rms"] = {k: {d: rms(models[k], spec.inputs, layers[k][d], p["core"]["size"]) for d in depths}
                       for k in keys}
     metrics["adam_eps"] = ADAM_EPS
-    metrics["stalled"] = {k: [d for d in depths if metrics["rms"][k][d] < STALLED_RMS] for k in keys}
-    for k, stalled in metrics["stalled"].items():
-        for d in stalled:
+    # what lucid's plain dot reaches in the random network itself (cosine and gain, mean over photos), next to
+    # the scale-invariant objective's in metrics["cosine"/"gain"]["random"]
+    plain = [one(config, *_plain_random_run(spec, x)) for x in spec.inputs]
+    for name in ("cosine", "gain"):
+        metrics[f"random_plain_{name}"] = {d: float(np.mean([r[name][i] for r in plain])) for i, d in enumerate(depths)}
+    metrics["objective"] = {k: OBJECTIVE.get(k, "dot_compare") for k in keys}
+    for k in OBJECTIVE:
+        for d in depths:
             for ph in cells:
-                cells[ph][d][k]["label"] += " · not optimized: activations too small (see text)"
+                cells[ph][d][k]["label"] += " · scale-invariant objective"
     matrix = {"label": f"Gain a caricature reaches in another network, in units of that network’s own "
                        f"caricature’s gain (mean over the {len(spec.inputs)} photos)",
               "row_label": "made for", "col_label": "seen by", "format": ".0%",

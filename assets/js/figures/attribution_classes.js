@@ -3,7 +3,10 @@
 Data (generate/figures/attribution_classes.py): photos [{key, label, photo}], layers [{key, label}],
 panels {photoKey: {items: [classes-view items whose tile/attribution/metrics sit in cells[layerKey]], initial}},
 plus overlay_opacity, overlay_label, metric_defs and initial {photo, layer}. Picking a photo or layer remounts
-the classes view, keeping the chosen class (same photo) and the overlay checkbox.
+the classes view, keeping the chosen class (same photo) and the overlay checkbox. Optional: remedy_cells
+{photoKey: {layerKey: {objective: {tile, p, cosine}}}} with remedy_labels {objective: label}, shown as a row of
+cards for the chosen photo and layer (hidden at layers without them), and a fixed table
+{label, row_label, columns: [{key, label, format}], rows: [{key, label, values: {columnKey: number}}]}.
 */
 (function () {
   'use strict';
@@ -38,6 +41,34 @@ the classes view, keeping the chosen class (same photo) and the overlay checkbox
     }
 
     var holder = lib.h('div', { class: 'cv-classes-holder' });
+    var remedyCells = d.remedy_cells || {}, remedyLabels = d.remedy_labels || {};
+    Object.keys(remedyCells).forEach(function (pk) {
+      Object.keys(remedyCells[pk]).forEach(function (lk) {
+        Object.keys(remedyCells[pk][lk]).forEach(function (o) {
+          ctx.sprites.need(remedyCells[pk][lk][o].tile, 'remedy_cells.' + pk + '.' + lk + '.' + o + '.tile');
+        });
+      });
+    });
+    var strip = lib.h('div', { class: 'cv-remedies' });
+    function renderStrip() {
+      var photo = photos[sel.p], layer = layers[sel.l];
+      var cells = (remedyCells[photo.key] || {})[layer.key];
+      strip.textContent = '';
+      strip.hidden = !cells;
+      if (!cells) return;
+      strip.appendChild(lib.h('p', { class: 'cv-matrix-label', text: (photo.label || photo.key) + ' toward its top class at ' +
+        (layer.short || layer.key) + ', with each objective' }));
+      var row = lib.h('div', { class: 'cv-remedy-row' });
+      Object.keys(cells).forEach(function (o) {
+        var tile = lib.h('div', { class: 'cv-tile', role: 'img', 'aria-label': (remedyLabels[o] || o) });
+        ctx.sprites.paint(tile, cells[o].tile, 'remedy_cells.' + photo.key + '.' + layer.key + '.' + o + '.tile');
+        row.appendChild(lib.h('div', { class: 'cv-card cv-remedy', 'data-objective': o }, [tile,
+          lib.h('span', { class: 'cv-option-label', text: remedyLabels[o] || o }),
+          lib.h('span', { class: 'cv-card-metrics', text: 'p ' + lib.fmt(cells[o].p, '.1%') + ' · cos ' +
+            lib.fmt(cells[o].cosine, '.2f') })]));
+      });
+      strip.appendChild(row);
+    }
     function render(keepClass) {
       var chosen = holder.querySelector('.cv-class[aria-selected="true"]');
       var box = holder.querySelector('.cv-checkbox');
@@ -49,6 +80,7 @@ the classes view, keeping the chosen class (same photo) and the overlay checkbox
         box.checked = true;
         box.dispatchEvent(new Event('change'));
       }
+      renderStrip();
       photoChoice.mark(sel.p);
       layerChoice.mark(sel.l);
     }
@@ -60,7 +92,22 @@ the classes view, keeping the chosen class (same photo) and the overlay checkbox
       sprites: ctx.sprites,
       onSelect: function (i) { if (i !== sel.l) { sel.l = i; render(true); } } });
     var controls = lib.h('div', { class: 'cv-controls' }, [photoChoice.root, layerChoice.root]);
-    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' }, [controls, holder]));
+    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' },
+      [controls, holder, strip].concat(d.table ? [table(d.table)] : [])));
     render(false);
   };
+
+  function table(t) {
+    var columns = lib.list(t, 'columns', NAME + ' table');
+    var head = lib.h('tr', {}, [lib.h('th', { scope: 'col', class: 'cv-matrix-corner', text: t.row_label || '' })]
+      .concat(columns.map(function (c) { return lib.h('th', { scope: 'col', text: c.label || c.key }); })));
+    var body = lib.h('tbody', {}, lib.list(t, 'rows', NAME + ' table').map(function (row) {
+      return lib.h('tr', {}, [lib.h('th', { scope: 'row', text: row.label })].concat(columns.map(function (c) {
+        return lib.h('td', { text: lib.fmt((row.values || {})[c.key], c.format || '.2f') });
+      })));
+    }));
+    return lib.h('div', { class: 'cv-matrix-box' }, [lib.h('p', { class: 'cv-matrix-label', text: t.label || '' }),
+      lib.h('div', { class: 'cv-scroll cv-matrix-scroll' }, [lib.h('table', { class: 'cv-matrix',
+        'aria-label': t.label || null }, [lib.h('thead', {}, [head]), body])])]);
+  }
 })();
