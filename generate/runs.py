@@ -155,16 +155,42 @@ def _load(ref: ModelRef):
     return model
 
 
+SHIPPED: dict[str, dict[str, np.ndarray]] = {}   # parent key → checkpoint arrays sent with a job (Ray workers)
+
+
+def checkpoint_arrays(runs: Sequence[Run]) -> dict[str, dict[str, np.ndarray]]:
+    """Return, per parent key, the arrays of the fine-tuned checkpoints `runs` use (read from the run cache of
+    this machine), for a worker that does not see it: `ship` them there before executing the runs."""
+    from generate.runstore import RunStore
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for ref in {r.model for r in runs if r.model.finetune is not None and r.model.checkpoint}:
+        if ref.stored is None:
+            raise ParentPending(ref.finetune)
+        root, key, _ = ref.stored
+        got = RunStore(Path(root)).get(key)
+        if got is None:
+            raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in {root}")
+        prefix = f"w{ref.checkpoint}:"
+        out.setdefault(key, {}).update({k: v for k, v in got[0].items() if k.startswith(prefix)})
+    return out
+
+
+def ship(arrays: dict[str, dict[str, np.ndarray]]) -> None:
+    """Make checkpoint arrays from `checkpoint_arrays` available to this process's runs (before the store)."""
+    for key, more in arrays.items():
+        SHIPPED.setdefault(key, {}).update(more)
+
+
 def _load_checkpoint(ref: ModelRef):
     from generate.finetune import checkpoint_model
     from generate.runstore import RunStore
     if ref.stored is None:
         raise ParentPending(ref.finetune)
     root, key, digest = ref.stored
-    got = RunStore(Path(root)).get(key)
+    got = (SHIPPED[key],) if key in SHIPPED else RunStore(Path(root)).get(key)
     if got is None:
         raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in "
-                                f"{root} (fine-tuned runs need the run cache of this machine: the local executor)")
+                                f"{root}, nor sent with the job (see `ship`)")
     if _step_sha256(got[0], ref.name, ref.checkpoint) != digest:
         raise ValueError(f"checkpoint {ref.checkpoint} of {key[:12]} changed since its digest was read")
     model = checkpoint_model(ref.name, got[0], ref.checkpoint)

@@ -20,7 +20,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from generate.files import ROOT
-from generate.runs import Run, Where, execute_pack
+from generate.runs import Run, Where, checkpoint_arrays, execute_pack, ship
 from generate.runtime import MALLOC_ENV
 
 log = logging.getLogger("build")
@@ -35,10 +35,12 @@ def _init_worker(sink) -> None:
     _SINK = sink
 
 
-def compute(runs: list[Run], where: Where, key: str, sink=None) -> list[tuple[dict, dict]]:
+def compute(runs: list[Run], where: Where, key: str, sink=None, checkpoints=None) -> list[tuple[dict, dict]]:
     """Compute one job (a run, or runs packed into one batch) in a worker, reporting its progress to `sink` (a
-    queue; default the worker's own) about once a second."""
+    queue; default the worker's own) about once a second; `checkpoints` (from `checkpoint_arrays`) carries the
+    fine-tuned weights the runs use to a worker that does not see the run cache."""
     sink = sink if sink is not None else _SINK
+    ship(checkpoints or {})
     last = [0.0]
 
     def report(done: int) -> None:
@@ -173,12 +175,8 @@ class RayCluster:
         return self.cluster.address
 
     def submit(self, runs: list[Run], where: Where, key: str) -> Future:
-        if any(r.model.finetune is not None for r in runs):
-            f: Future = Future()
-            f.set_exception(ValueError(f"{runs[0]}: runs on a fine-tuned checkpoint read it from this machine's run cache, "
-                             f"which Ray workers do not see; build them with the local executor (no --cluster)"))
-            return f
-        return self.task.remote(runs, where, key, _NoProgress()).future()
+        # A fine-tuned checkpoint travels with the job: Ray's workers do not see this machine's run cache.
+        return self.task.remote(runs, where, key, _NoProgress(), checkpoint_arrays(runs)).future()
 
     def progress(self) -> list[tuple[str, int]]:
         return []   # a run counts when it finishes: a queue actor would hold a worker and make Ray churn others

@@ -23,10 +23,10 @@ from generate.datasets import (
 from generate.finetune import checkpoint_model, checkpoint_sha256
 from generate.metrics import linear_cka
 from generate.runs import (
-    ModelRef,
     ParentPending,
     Where,
     caricature,
+    checkpoint_arrays,
     execute,
     finetune,
     finetuned,
@@ -206,13 +206,30 @@ def test_a_standalone_figure_computes_the_parent_first(tmp_path):
     assert len(config.used) == 2
 
 
-def test_ray_refuses_runs_on_a_checkpoint_with_the_fix():
-    from sitegen.executors import RayCluster
-    cluster = RayCluster.__new__(RayCluster)
-    child = caricature(ModelRef("efficientnet_lite0", "finetune", finetune=tiny_finetune(), checkpoint=2),
-                       [PHOTO], ["block1"], steps=2, size=32)
-    with pytest.raises(ValueError, match="local executor"):
-        cluster.submit([child], FP32, "k").result()
+def test_a_checkpoint_shipped_with_the_job_loads_where_the_run_cache_is_not(tmp_path):
+    """The Ray executor sends a checkpoint's arrays with the job: a worker needs no access to the run cache."""
+    import queue
+    import shutil
+
+    from generate import runs as runs_module
+    from sitegen.executors import compute
+    parent = tiny_finetune()
+    store = RunStore(tmp_path / "runs")
+    arrays, prov = execute(parent, FP32)
+    store.put(run_key(parent, FP32), parent.describe(), arrays, prov)
+    child = resolve(caricature(finetuned(parent, 2), [PHOTO], ["block1"], steps=2, size=32, seed=0), FP32, store)
+    want, _ = execute(child, FP32)
+    shipped = checkpoint_arrays([child])
+    assert list(shipped) == [child.model.stored[1]] and all(k.startswith("w2:") for k in shipped[child.model.stored[1]])
+    shutil.rmtree(tmp_path / "runs")                        # the worker cannot read the cache any more
+    runs_module._load.cache_clear()
+    runs_module.SHIPPED.clear()
+    with pytest.raises(FileNotFoundError, match="not in"):
+        execute(child, FP32)
+    got = compute([child], FP32, "k", queue.Queue(), shipped)[0][0]
+    assert np.array_equal(got["images"], want["images"])
+    runs_module._load.cache_clear()
+    runs_module.SHIPPED.clear()
 
 
 def test_the_drift_summary_the_text_quotes_is_computed_by_hand():
