@@ -22,20 +22,14 @@ from generate import ENGINE_VERSION, objectives, schedule
 from generate.attribution import Target, attribute, attribution_map, iterated_attribution
 from generate.metrics import compare, evaluate
 from generate.models.base import Model
-from generate.objectives import Objective, attribution_dot, dot_compare
+from generate.objectives import Objective
 from generate.param import Param, from_images, image_param
 from generate.prepare import default_device, prepare_model, resolve_precision
 from generate.render import Progress, Render, optimize, to_numpy
+from generate.settings import Settings, check_steps
 from generate.transforms import PRESETS, TransformSpec, build_transforms
 
 TRANSFORM_SEED_OFFSET = 7919  # transforms draw from their own stream, so changing one never shifts the other
-
-# (layer, row, original_row, cossim_pow) → the objective of one caricature: row's activations at layer against
-# the photo's at original_row, as lucid's dot_compare.
-ObjectiveFactory = Callable[[str, int, int, float], Objective]
-# (layer, attr, row, original_row, cossim_pow) → the objective of one attribution caricature (attribution_dot).
-AttributionFactory = Callable[[str, torch.Tensor, int, int, float], Objective]
-
 
 @dataclass
 class CaricatureResult:
@@ -86,10 +80,6 @@ def _settings(model: Model, run: Render, device: str, **kw) -> dict:
             "engine_version": ENGINE_VERSION, "torch": torch.__version__, "machine": platform.machine()}
 
 
-def _name(fn: Callable) -> str:
-    return getattr(fn, "__name__", None) or repr(fn)
-
-
 def _attributions(model: Model, photo: torch.Tensor, layers: list[str], target: Target | None,
                   iterate: bool) -> dict[str, torch.Tensor]:
     if iterate:
@@ -97,74 +87,58 @@ def _attributions(model: Model, photo: torch.Tensor, layers: list[str], target: 
     return attribute(model, photo, layers, target)
 
 
-def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor], layers: Sequence[str], *,
-                     steps: int = 512, cossim_pow: float = 0.0, seed: int = 0, lr: float = 0.05,
-                     param: str = "fft", transforms: str | TransformSpec | None = "standard",
-                     attribution: Target | None = None, iterate: bool = False, snapshots: Sequence[int] = (),
-                     size: int | None = None, device: str | None = None, precision: str = "auto",
-                     progress: Progress | None = None, objective: ObjectiveFactory = dot_compare,
-                     groups: Sequence[int] | None = None, recipe: str = "lucid",
-                     init: str = "noise",
-                     attribution_objective: AttributionFactory = attribution_dot) -> CaricatureResult:
+def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor], layers: Sequence[str],
+                     settings: Settings | None = None, *, device: str | None = None, precision: str = "auto",
+                     progress: Progress | None = None, groups: Sequence[int] | None = None,
+                     **fields) -> CaricatureResult:
     """Optimize one caricature per (photo, layer), all jointly in one batch.
 
-    photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to `size` (default the model's input size).
-    objective: each caricature's objective, `objective(layer, row, original_row, cossim_pow)` (default
-    lucid's dot_compare). attribution: caricature toward a `Target` (objective Σ A·attr) instead;
-    iterate: attribute down the requested layers from the deepest (start: `attribution` or its Σ A²);
-    attribution_objective: theirs, `attribution_objective(layer, attr, row, original_row, cossim_pow)`
-    (default attribution_dot, whose cosine power is to the photo's activation).
+    photos: (3, S, S) or (P, 3, S, S) in [0, 1], resized to the settings' `size` (default the model's input
+    size). settings: a `Settings` (generate/settings.py), or its fields as keyword arguments (steps=…, lr=…).
+    Each caricature's objective is `objective(layer, row, original_row, cossim_pow)`, or for attribution
+    caricatures `attribution_objective(layer, attr, row, original_row, cossim_pow)`; an objective may have
+    several terms per caricature, and its `objective` metric and `history` are their sum.
     groups: photo counts of runs packed into this batch (they sum to P): each group's random start is drawn
     as if it were optimized alone, so packing runs together changes no pixel (rounding aside).
-    recipe: the optimization schedule, a name in `schedule.RECIPES` ("lucid": Adam at `lr`, full size).
-    init: "noise" (the parametrization's seeded random start) or "photo" (each caricature starts as its photo,
-    `param.from_images`; "fft" or "pixel" only). An objective may have several terms per caricature; its
-    `objective` metric and `history` are their sum.
     """
+    if settings is None:
+        settings = Settings(**fields)
+    elif fields:
+        raise TypeError(f"give a Settings or its fields ({', '.join(sorted(fields))}), not both")
+    s = settings
     layers = list(layers)
     if not layers:
         raise ValueError("no layers given; name at least one of " + ", ".join(model.layers))
     for name in layers:
         model.layer(name)
-    if steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
-    if objective is not dot_compare and (attribution is not None or iterate):
-        raise ValueError(f"objective={_name(objective)} and attribution or iterate exclude each other: "
-                         "attribution caricatures use attribution_dot")
-    if attribution_objective is not attribution_dot and attribution is None and not iterate:
-        raise ValueError(f"attribution_objective={_name(attribution_objective)} needs attribution or iterate")
     device = device or default_device()
-    size = size or model.input_size
+    size = s.size or model.input_size
     batch = _photos(photos, size)
     n_photos, n_layers = batch.shape[0], len(layers)
+    groups = list(groups or [n_photos])
+    if sum(groups) != n_photos or min(groups) < 1:
+        raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
     exact = prepare_model(model, device, "fp32")
     attrs = None
-    if attribution is not None or iterate:
-        attrs = [_attributions(exact, batch[p], layers, attribution, iterate) for p in range(n_photos)]
+    if s.attributes:
+        attrs = [_attributions(exact, batch[p], layers, s.attribution, s.iterate) for p in range(n_photos)]
+    make, make_attr = s.objective_factory, s.attribution_factory
     terms = []
     for p in range(n_photos):
         for i, name in enumerate(layers):
             row = n_photos + p * n_layers + i
-            terms.append(objective(name, row, p, cossim_pow) if attrs is None
-                         else attribution_objective(name, attrs[p][name], row, p, cossim_pow))
+            terms.append(make(name, row, p, s.cossim_pow) if attrs is None
+                         else make_attr(name, attrs[p][name], row, p, s.cossim_pow))
     total = Objective([t for o in terms for t in o.terms])
-    groups = list(groups or [n_photos])
-    if sum(groups) != n_photos or min(groups) < 1:
-        raise ValueError(f"groups {groups} must be positive photo counts summing to {n_photos}")
-    rec = schedule.recipe(recipe)
-    if rec.coarse and (param != "fft" or snapshots or init != "noise"):
-        raise ValueError(f"recipe {recipe!r} starts at a coarse size: it needs param='fft', init='noise' and no "
-                         "snapshots")
-    if init not in ("noise", "photo"):
-        raise ValueError(f"init must be 'noise' or 'photo', got {init!r}")
+    rec = schedule.recipe(s.recipe)
 
-    def start(s: int) -> Param:
-        if init == "photo":
-            return from_images(param, _photos(batch, s).repeat_interleave(n_layers, 0), device=device)
-        return Param.cat([image_param(param, s, g * n_layers, seed=seed, device=device) for g in groups])
+    def start(side: int) -> Param:
+        if s.init == "photo":
+            return from_images(s.param, _photos(batch, side).repeat_interleave(n_layers, 0), device=device)
+        return Param.cat([image_param(s.param, side, g * n_layers, seed=s.seed, device=device) for g in groups])
     fast = exact if resolve_precision(precision, device) == "fp32" else model
-    run = _follow(rec, fast, total, start, transforms, seed, batch, steps,
-                  lr=schedule.row_rates(rec, model, layers * n_photos, lr), snapshots=snapshots,
+    run = _follow(rec, fast, total, start, s.transforms, s.seed, batch, s.steps,
+                  lr=schedule.row_rates(rec, model, layers * n_photos, s.lr), snapshots=s.snapshots,
                   precision=precision, progress=progress)
     images = torch.from_numpy(run.images).permute(0, 3, 1, 2)
     values, acts = evaluate(exact, total, images, batch)
@@ -178,14 +152,14 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
         maps = {n: np.stack([attribution_map(attrs[p][n]).cpu().numpy() if attrs[p][n].dim() == 3
                              else attrs[p][n].cpu().numpy() for p in range(n_photos)]) for n in layers}
     shape = (n_photos, n_layers, size, size, 3)
-    settings = _settings(model, run, device, kind="caricature", layers=layers, photos=n_photos, steps=steps,
-                         seed=seed, lr=lr, cossim_pow=cossim_pow, param=param, init=init,
-                         transforms=_transform_settings(transforms), size=size,
-                         attribution=None if attribution is None else attribution.name, iterate=iterate,
-                         objective=_name(attribution_objective if attrs is not None else objective), recipe=recipe)
+    record = _settings(model, run, device, kind="caricature", layers=layers, photos=n_photos, steps=s.steps,
+                       seed=s.seed, lr=s.lr, cossim_pow=s.cossim_pow, param=s.param, init=s.init,
+                       transforms=_transform_settings(s.transforms), size=size,
+                       attribution=None if s.attribution is None else s.attribution.name, iterate=s.iterate,
+                       objective=s.objective_name, recipe=s.recipe)
     return CaricatureResult(run.images.reshape(shape), to_numpy(batch), layers, metrics,
                             {k: v.reshape(shape) for k, v in run.snapshots.items()},
-                            history.reshape(-1, n_photos, n_layers), maps, settings)
+                            history.reshape(-1, n_photos, n_layers), maps, record)
 
 
 def _per_caricature(columns: np.ndarray, counts: list[int]) -> np.ndarray:
@@ -230,8 +204,7 @@ def visualize_channel(model: Model, layer: str, channel: int, *, steps: int = 51
     lay = model.layer(layer)
     if not 0 <= channel < lay.channels:
         raise ValueError(f"channel {channel} out of range for {layer} ({lay.channels} channels)")
-    if steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
+    check_steps(steps)
     if preprocess is not None:
         model = dataclasses.replace(model, preprocess=preprocess)
     device = device or default_device()

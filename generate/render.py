@@ -63,7 +63,8 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
              transforms: RandomTransform | Identity, steps: int, *, originals: torch.Tensor | None = None,
              lr: float | Rates = 0.05, snapshots: Sequence[int] = (), precision: str = "auto",
              progress: Progress | None = None, drop_rows: bool = True, streams: int | None = None) -> Render:
-    """Maximize `objective` over the parametrized images with Adam for `steps` steps.
+    """Maximize `objective` over the parametrized images with Adam for `steps` steps (at least 1: the callers
+    validate their settings, `settings.check_steps`; the loop checks nothing again).
 
     param: a `Param` (or `(params, image_fn)`); its device is the run's device. originals: (P, 3, H, W) in
     [0, 1], rows 0…P−1 of the logical batch. precision: "fp32", "bf16" or "auto" (bf16 where the hardware
@@ -71,8 +72,6 @@ def optimize(model: Model, objective: Objective, param: Param | tuple[list[torch
     drop_rows=False runs every row to the deepest layer (for measuring what dropping saves). streams: how
     many groups of rows to optimize in parallel threads (default: `default_streams`); only a `Param` splits.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be positive, got {steps}")
     params, image_fn = param
     device = params[0].device
     precision = resolve_precision(precision, device)

@@ -269,8 +269,9 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
     unknown = set(settings) - KINDS[kind]
     if unknown:
         raise ValueError(f"{kind} run: unknown settings {sorted(unknown)}; valid: {sorted(KINDS[kind])}")
-    if kind != "attribution" and (not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"{kind} run: steps must be a positive int, got {steps!r}")
+    if kind in ("channel", "finetune"):   # a caricature run's steps are checked with its other settings
+        from generate.settings import check_steps
+        check_steps(steps)
     if model.preprocess is not None and model.preprocess not in PREPROCESS:
         raise ValueError(f"unknown preprocess {model.preprocess!r}; valid: {', '.join(PREPROCESS)}")
     photos, layers = tuple(photos), tuple(layers)
@@ -283,48 +284,44 @@ def make_run(kind: str, model: ModelRef, photos: Iterable[str] = (), layers: Ite
     for p in photos:
         if not (ROOT / p).is_file():
             raise FileNotFoundError(f"{kind} run: photo {p} does not exist (paths are relative to {ROOT})")
-    if settings.get("recipe") is not None:
-        from generate.schedule import recipe
-        recipe(settings["recipe"])
-        if settings["recipe"] == "lucid":  # the default's pixels: one key with runs that do not name it
-            del settings["recipe"]
-    _check_objective(kind, settings)
+    if kind == "caricature":
+        caricature_settings(steps, settings)    # raises what a bad make_caricatures call would
+        _drop_defaults(settings)
     clean = tuple(sorted((k, _plain(v)) for k, v in settings.items() if v is not None or k == "transforms"))
     return Run(kind, model, photos, layers, steps if kind != "attribution" else 0, clean)
 
 
-def _check_objective(kind: str, settings: dict) -> None:
-    """Validate a caricature run's objective, its arguments and start; drop the defaults' names (dot_compare,
-    init "noise") so that a run naming them has the key of one that does not."""
-    if kind != "caricature":
-        return
-    from generate.objectives import caricature_objective
-    args = settings.get("objective_args") or {}
-    if not isinstance(args, dict):
-        raise TypeError(f"caricature run: objective_args must be a dict of the objective's arguments, got {args!r}")
-    if args and not settings.get("objective"):
-        raise ValueError("caricature run: objective_args given without an objective; name one in objective=")
-    if settings.get("attribution") or settings.get("iterate"):
-        if settings.get("objective") is not None:
-            from generate.objectives import ATTRIBUTION_OBJECTIVES
-            if args or settings["objective"] not in ATTRIBUTION_OBJECTIVES:
-                raise ValueError(f"caricature run: objective {settings['objective']!r} is not an attribution "
-                                 f"caricature objective (they take no objective_args); valid: "
-                                 f"{', '.join(ATTRIBUTION_OBJECTIVES)}")
-            if settings["objective"] == next(iter(ATTRIBUTION_OBJECTIVES)):
-                del settings["objective"]
-    elif settings.get("objective") is not None:
-        caricature_objective(settings["objective"], **args)("layer", 1, 0, settings.get("cossim_pow") or 0.0)
-        if settings["objective"] == "dot_compare" and not args:
-            del settings["objective"]
-    if settings.get("init") is not None:
-        if settings["init"] not in ("noise", "photo"):
-            raise ValueError(f"caricature run: init must be 'noise' or 'photo', got {settings['init']!r}")
-        if settings["init"] == "photo" and settings.get("param", "fft") not in ("fft", "pixel"):
-            raise ValueError(f"caricature run: init 'photo' needs param 'fft' or 'pixel', got {settings['param']!r}")
-        if settings["init"] == "noise":
-            del settings["init"]
-    if not args:
+def caricature_settings(steps: int, options: dict):
+    """Return the validated `settings.Settings` of a caricature run's steps and settings (as given to
+    `caricature`, or read back from `Run.options`); its objective is the attribution objective when the run
+    attributes. None leaves a setting at its default, except transforms, where None means none."""
+    from generate.settings import Settings
+    o = {k: v for k, v in options.items() if v is not None or k == "transforms"}
+    fields = {k: o[k] for k in ("size", "lr", "seed", "cossim_pow", "param", "transforms", "iterate", "snapshots",
+                                "recipe", "init") if k in o}
+    if o.get("attribution"):
+        fields["attribution"] = parse_target(o["attribution"])
+    if "objective" in o:
+        fields["attribution_objective" if o.get("attribution") or o.get("iterate") else "objective"] = o["objective"]
+    if "objective_args" in o:   # Run.options holds a dict as (name, value) pairs
+        args = o["objective_args"]
+        fields["objective_args"] = dict(args) if isinstance(args, tuple) else args
+    return Settings(steps, **fields)
+
+
+def _drop_defaults(settings: dict) -> None:
+    """Drop the names of a caricature run's defaults (recipe "lucid", objective dot_compare or, attributing,
+    attribution_dot, init "noise", no objective_args), so that a run naming them has the key of one that does not."""
+    from generate.settings import DEFAULT_ATTRIBUTION_OBJECTIVE, DEFAULT_OBJECTIVE
+    attributes = settings.get("attribution") or settings.get("iterate")
+    default = DEFAULT_ATTRIBUTION_OBJECTIVE if attributes else DEFAULT_OBJECTIVE
+    if settings.get("objective") == default and not settings.get("objective_args"):
+        del settings["objective"]
+    if settings.get("recipe") == "lucid":
+        del settings["recipe"]
+    if settings.get("init") == "noise":
+        del settings["init"]
+    if not settings.get("objective_args"):
         settings.pop("objective_args", None)
 
 
@@ -489,21 +486,9 @@ def _caricatures(run: Run, where: Where, progress: Progress | None, groups: Sequ
     from generate.images import load_photo
     o, model = run.options, run.model.load()
     size = o.get("size") or model.input_size
-    target = parse_target(o["attribution"]) if o.get("attribution") else None
-    extra = {k: o[k] for k in ("lr", "seed", "cossim_pow", "param", "recipe", "init") if k in o}
-    if "objective" in o and (target or o.get("iterate")):
-        from generate.objectives import ATTRIBUTION_OBJECTIVES
-        extra["attribution_objective"] = ATTRIBUTION_OBJECTIVES[o["objective"]]
-    elif "objective" in o:
-        from generate.objectives import caricature_objective
-        extra["objective"] = caricature_objective(o["objective"], **dict(o.get("objective_args", ())))
-    if "transforms" in o:
-        extra["transforms"] = o["transforms"]
     result = make_caricatures(model, [load_photo(ROOT / p, size) for p in run.photos], list(run.layers),
-                              steps=run.steps, attribution=target, iterate=o.get("iterate", False),
-                              snapshots=o.get("snapshots", ()), size=size, device=where.device,
-                              precision=where.precision, progress=_callback(run, progress), groups=groups,
-                              **extra)
+                              caricature_settings(run.steps, o), device=where.device, precision=where.precision,
+                              progress=_callback(run, progress), groups=groups)
     out = {"images": to_uint8(result.images), "original": to_uint8(result.originals),
            "history": result.history.astype(np.float32)}
     for name in ("cosine", "gain", "objective"):

@@ -81,7 +81,7 @@ def test_visualize_channel_switches():
 def test_bad_arguments():
     with pytest.raises(KeyError, match="unknown layer 'nope'"):
         make_caricatures(tiny_model(), photos(1), ["nope"], steps=1)
-    with pytest.raises(ValueError, match="steps must be positive"):
+    with pytest.raises(ValueError, match="steps must be a positive int"):
         make_caricatures(tiny_model(), photos(1), ["res"], steps=0)
     with pytest.raises(ValueError, match="photos must be"):
         make_caricatures(tiny_model(), torch.rand(32, 32), ["res"], steps=1)

@@ -91,11 +91,6 @@ def test_nan_image_names_step_and_layer():
                  build_transforms(None, 32), 2, originals=torch.rand(1, 3, 32, 32), precision="fp32")
 
 
-def test_rejects_non_positive_steps():
-    with pytest.raises(ValueError, match="steps must be positive"):
-        run(tiny_model(), ["res"], steps=0)
-
-
 def test_row_order_does_not_matter():
     model, photo = tiny_model(), torch.rand(1, 3, 32, 32)
     (spec,), _ = image_param("fft", 32, 2, seed=1)
