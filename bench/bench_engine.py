@@ -9,6 +9,14 @@ another (batch [original, caricature]), the full network to the logits, NCHW flo
 requires_grad=True, lucid's transforms step by step. Prints caricature-steps/s for both (medians of
 interleaved rounds), their ratio, each layer's final objective (dot_compare on the un-transformed images,
 float32) and their relative difference, and achieved GFLOP/s against this machine's measured matmul peak.
+
+    .venv/bin/python bench/bench_engine.py --time-to-quality [--size 128] [--rounds 3] [--recipe lucid]
+
+Time to quality as well: the naive port runs lucid's 512 steps; the engine (the recipe given, default the
+engine's default) runs until the mean over layers of its objective ÷ the naive port's 512-step objective
+reaches 1 (checked at snapshots every 16 steps, on un-transformed images). Prints both times and their ratio
+per round and the median; the seeds differ per round and are shared by the two. The summary line prints
+both ratios (throughput and time to quality), each as N×.
 """
 from __future__ import annotations
 
@@ -141,6 +149,48 @@ def objectives(exact, photo, layers, images) -> list[float]:
     return evaluate(exact, objective, images, photo[None])[0]
 
 
+def first_reaching(curve: dict[int, list[float]]) -> tuple[int, float] | None:
+    """Return the first step whose mean ratio over layers (objective ÷ the reference's) is ≥ 1, with that mean."""
+    for step in sorted(curve):
+        mean = statistics.mean(curve[step])
+        if mean >= 1:
+            return step, mean
+    return None
+
+
+def time_to_quality(base, exact, naive_model, photo, layers, rounds: int, recipe: str, precision: str,
+                    naive_steps: int = 512, max_steps: int = 1024, every: int = 16) -> None:
+    """Print, per round, the naive port's seconds for `naive_steps` and the engine's seconds to reach its
+    objective (mean ratio over layers ≥ 1); return the median ratio of the two (None if never reached)."""
+    from generate.caricature import make_caricatures
+    print(f"\ntime to quality: naive port {naive_steps} steps vs the engine (recipe {recipe!r}) until its "
+          f"objective reaches the naive one (mean over {len(layers)} layers), {photo.shape[-1]} px")
+    ratios = []
+    for r in range(rounds):
+        n_seconds, n_images = naive_run(naive_model, photo, layers, naive_steps, r)
+        target = objectives(exact, photo, layers, n_images)
+        t = time.perf_counter()
+        result = make_caricatures(base, photo, layers, steps=max_steps, seed=r, recipe=recipe, precision=precision,
+                                  snapshots=list(range(every, max_steps, every)), device="cpu")
+        e_seconds = time.perf_counter() - t
+        snaps = {**result.snapshots, max_steps: result.images}
+        curve = {step: [o / n for o, n in zip(objectives(exact, photo, layers,
+                                                          torch.from_numpy(x[0]).permute(0, 3, 1, 2)), target)]
+                 for step, x in snaps.items()}
+        reached = first_reaching(curve)
+        if reached is None:
+            print(f"round {r + 1}: naive {n_seconds:.1f} s; engine did not reach it in {max_steps} steps "
+                  f"({e_seconds:.1f} s)", flush=True)
+            continue
+        seconds = e_seconds * reached[0] / max_steps   # steps cost the same; the final evaluation is small
+        ratios.append(n_seconds / seconds)
+        print(f"round {r + 1}: naive {n_seconds:.1f} s; engine reached {reached[1]:.3f} of it at step {reached[0]} "
+              f"in {seconds:.1f} s: {ratios[-1]:.1f}× faster", flush=True)
+    if ratios:
+        print(f"time to quality (median of {len(ratios)}): {statistics.median(ratios):.1f}×")
+    return statistics.median(ratios) if ratios else None
+
+
 def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
@@ -156,6 +206,9 @@ def main() -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--ablation", action="store_true", help="also time the engine with one optimization "
                    "turned off at a time")
+    p.add_argument("--time-to-quality", action="store_true", help="also time reaching the naive port's 512-step "
+                   "objective (several minutes per round)")
+    p.add_argument("--recipe", default="lucid", help="the engine's recipe for --time-to-quality")
     p.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.manual_seed(0)
@@ -223,6 +276,12 @@ def main() -> None:
           f"{n_flops / 1e9:.2f} G (full network, not counting its wasted weight gradients)")
     print(f"achieved: engine {e_flops * e_rate / 1e9:.1f} GFLOP/s ({e_flops * e_rate / 1e9 / peak:.0%} of "
           f"matmul peak), naive {n_flops * n_rate / 1e9:.1f} GFLOP/s ({n_flops * n_rate / 1e9 / peak:.0%})")
+    ttq = None
+    if args.time_to_quality:
+        ttq = time_to_quality(base, exact, naive_model, photo, layers, args.rounds, args.recipe, precision)
+    print(f"\nsummary: throughput {e_rate / n_rate:.1f}× the naive port ({e_rate:.1f} caricature-steps/s); "
+          + (f"time to quality {ttq:.1f}×" if ttq else "time to quality not measured (--time-to-quality)"
+             if not args.time_to_quality else "time to quality: the engine never reached the naive objective"))
     if args.ablation:
         ablation(base, photo, layers, args.steps, args.rounds, precision)
 
