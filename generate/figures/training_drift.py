@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from generate.datasets import LEAVES, SCALES
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import all_photos, model_for, models_note
 from generate.figures._runs import CORE, CORE_QUICK, LITE0, pretty, short_label
@@ -84,7 +85,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     series, metrics = [], {"photos": len(images), "layers": layers, "cka": {}, "accuracy": {}, "seconds": {},
                            "loss_first": {}, "loss_last": {}, "datasets": {}, "checkpoints": ft["checkpoints"],
                            "steps": ft["steps"], "batch": ft["batch"], "lr": ft["lr"], "size": ft["size"],
-                           "test": ft["test"], "images_seen": ft["steps"] * ft["batch"]}
+                           "test": ft["test"], "images_seen": ft["steps"] * ft["batch"],
+                           "leaf_radius_pct": [[round(100 * a), round(100 * b)] for a, b in SCALES], "leaves": LEAVES}
     for dataset, run in finetune_runs(ft).items():
         arrays, name = config.result(run), dataset.replace("-", "_")
         label = DATASET_LABELS[dataset]
