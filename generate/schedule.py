@@ -43,6 +43,8 @@ RECIPES = {
     "rows-wide": Recipe(rates=(8.0, 0.6)),                    # 0.4 … 0.03
     "rows-b1": Recipe(rates=(8.0, 1.0), betas=(0.95, 0.999)),  # more momentum against the transforms' noise
     "rows-b2": Recipe(rates=(8.0, 1.0), betas=(0.9, 0.99)),    # second moment of the last ~100 steps only
+    "rows-hot": Recipe(rates=(8.0, 2.0), betas=(0.95, 0.999)),  # deep rows at 0.1, with momentum
+    "hot": Recipe(rates=(4.0, 4.0), betas=(0.98, 0.999)),       # 0.2 everywhere, momentum over ~50 steps
     "coarse": Recipe(rates=(2.0, 2.0), coarse=0.25),
     "coarse-rows": Recipe(rates=(8.0, 1.0), coarse=0.25),
 }
