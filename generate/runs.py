@@ -158,20 +158,28 @@ def _load(ref: ModelRef):
 SHIPPED: dict[str, dict[str, np.ndarray]] = {}   # parent key → checkpoint arrays sent with a job (Ray workers)
 
 
+def _parent_arrays(ref: ModelRef) -> dict[str, np.ndarray]:
+    """Return the stored result of a checkpoint's fine-tune run: shipped with the job, or from the run cache."""
+    from generate.runstore import RunStore
+    if ref.stored is None:
+        raise ParentPending(ref.finetune)
+    root, key, _ = ref.stored
+    if key in SHIPPED:
+        return SHIPPED[key]
+    got = RunStore(Path(root)).get(key)
+    if got is None:
+        raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in "
+                                f"{root}, nor sent with the job (see `ship`)")
+    return got[0]
+
+
 def checkpoint_arrays(runs: Sequence[Run]) -> dict[str, dict[str, np.ndarray]]:
     """Return, per parent key, the arrays of the fine-tuned checkpoints `runs` use (read from the run cache of
     this machine), for a worker that does not see it: `ship` them there before executing the runs."""
-    from generate.runstore import RunStore
     out: dict[str, dict[str, np.ndarray]] = {}
     for ref in {r.model for r in runs if r.model.finetune is not None and r.model.checkpoint}:
-        if ref.stored is None:
-            raise ParentPending(ref.finetune)
-        root, key, _ = ref.stored
-        got = RunStore(Path(root)).get(key)
-        if got is None:
-            raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in {root}")
-        prefix = f"w{ref.checkpoint}:"
-        out.setdefault(key, {}).update({k: v for k, v in got[0].items() if k.startswith(prefix)})
+        arrays, prefix = _parent_arrays(ref), f"w{ref.checkpoint}:"
+        out.setdefault(ref.stored[1], {}).update({k: v for k, v in arrays.items() if k.startswith(prefix)})
     return out
 
 
@@ -183,17 +191,11 @@ def ship(arrays: dict[str, dict[str, np.ndarray]]) -> None:
 
 def _load_checkpoint(ref: ModelRef):
     from generate.finetune import checkpoint_model
-    from generate.runstore import RunStore
-    if ref.stored is None:
-        raise ParentPending(ref.finetune)
-    root, key, digest = ref.stored
-    got = (SHIPPED[key],) if key in SHIPPED else RunStore(Path(root)).get(key)
-    if got is None:
-        raise FileNotFoundError(f"fine-tuned checkpoint: the result {key[:12]} of {ref.finetune} is not in "
-                                f"{root}, nor sent with the job (see `ship`)")
-    if _step_sha256(got[0], ref.name, ref.checkpoint) != digest:
+    arrays = _parent_arrays(ref)
+    _, key, digest = ref.stored
+    if _step_sha256(arrays, ref.name, ref.checkpoint) != digest:
         raise ValueError(f"checkpoint {ref.checkpoint} of {key[:12]} changed since its digest was read")
-    model = checkpoint_model(ref.name, got[0], ref.checkpoint)
+    model = checkpoint_model(ref.name, arrays, ref.checkpoint)
     model.weights, model.weights_sha256 = ref.label, digest
     return model
 
