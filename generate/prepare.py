@@ -2,8 +2,8 @@
 
 Measured on the project's 2-core CPU (docs/FACTS.md and bench/bench_engine.py): frozen weights, folded
 BatchNorm, channels_last and ReLU6 fused into the conv before it (one oneDNN call) each pay; bf16 autocast
-pays only once stride-2 depthwise convolutions run as stride 1 followed by [..., ::2, ::2] (exact), because
-oneDNN's bf16 backward for them is slow here.
+pays only once stride-2 depthwise convolutions take their input gradient at stride 1 (exact), because
+oneDNN's bf16 backward for them is slow here. Every conv goes through `_FrozenConv` (input gradient only).
 """
 from __future__ import annotations
 
@@ -45,12 +45,6 @@ def _is_depthwise(m: nn.Conv2d) -> bool:
     return m.groups > 1 and m.groups == m.in_channels == m.out_channels
 
 
-def _stride1_subsample(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
-                       bias: torch.Tensor | None) -> torch.Tensor:
-    # Output i of a stride-2 conv is output 2i of the same conv at stride 1, for any padding.
-    return F.conv2d(x, weight, bias, 1, self.padding, self.dilation, self.groups)[..., ::2, ::2]
-
-
 def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
     total = max((math.ceil(size / s) - 1) * s + k - size, 0)
     return total // 2, total - total // 2
@@ -61,41 +55,69 @@ def _conv_relu6(x, weight, bias, stride, padding, groups) -> torch.Tensor:
                                                    [0.0, 6.0], "")
 
 
-class _ConvReLU6(torch.autograd.Function):
-    """relu6(conv2d(x)) as one oneDNN convolution with a clamp post-op (bit-identical to the two calls for
-    finite values, but NaN comes out as 0; the clamp pass over memory is gone); backward exactly as autograd
-    does it for the pair, weights frozen."""
+def _forward(x, weight, bias, stride, padding, groups, relu6: bool) -> torch.Tensor:
+    if relu6:
+        return _conv_relu6(x, weight, bias, stride, padding, groups)
+    return F.conv2d(x, weight, bias, stride, padding, 1, groups)
+
+
+class _FrozenConv(torch.autograd.Function):
+    """A conv with frozen weights, optionally followed by ReLU6 as a oneDNN post-op (bit-identical to the two
+    calls for finite values, but NaN comes out as 0; the clamp's pass over memory is gone). The backward
+    computes the input's gradient only, as autograd does for the pair. With `split`, a stride-2 conv's input
+    gradient is taken at stride 1 from a zero grid holding the output's gradient at every other pixel (exact:
+    output i at stride 2 is output 2i at stride 1); oneDNN's own bf16 strided depthwise backward is several
+    times slower here, and autograd's way to the same grid (an NCHW zero grid that the conv's backward then
+    copies to channels_last) 1.4–2.3× slower than making the grid channels_last at once (measured)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, groups):
-        y = _conv_relu6(x, weight, bias, stride, padding, groups)
-        ctx.save_for_backward(x, weight, y)
-        ctx.conv = (stride, padding, groups)
+    def forward(ctx, x, weight, bias, stride, padding, groups, relu6, split):
+        y = _forward(x, weight, bias, stride, padding, groups, relu6)
+        ctx.save_for_backward(x, weight, y if relu6 else None)
+        ctx.conv = (stride, padding, groups, relu6, split)
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         x, weight, y = ctx.saved_tensors
-        stride, padding, groups = ctx.conv
-        # ReLU6's mask from its output equals the mask from its input: y <= 0 iff x <= 0, y >= 6 iff x >= 6.
-        grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        stride, padding, groups, relu6, split = ctx.conv
+        if relu6:  # ReLU6's mask from its output equals the mask from its input: y <= 0 iff x <= 0, etc.
+            grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        if split:
+            full = [x.shape[i] + 2 * padding[i - 2] - weight.shape[i] + 1 for i in (2, 3)]
+            grid = torch.empty((*grad.shape[:2], *full), dtype=grad.dtype, device=grad.device,
+                               memory_format=torch.channels_last).zero_()
+            grid[..., ::2, ::2] = grad
+            grad, stride = grid, [1, 1]
         dx = torch.ops.aten.convolution_backward(grad, x, weight, None, stride, padding, [1, 1], False, [0, 0],
                                                  groups, [True, False, False])[0]
-        return dx, None, None, None, None, None
+        return dx, None, None, None, None, None, None, None
+
+
+def _autocast_args(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+    """Under autocast, cast as autocast would, but the frozen weights once (autocast casts them every
+    call: it caches only leaves that require grad)."""
+    kind = x.device.type
+    if not torch.is_autocast_enabled(kind):
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(kind)
+    key = (weight.data_ptr(), dtype)
+    if key not in self._cast:
+        self._cast[key] = (weight.to(dtype), None if bias is None else bias.to(dtype))
+    return (x.to(dtype), *self._cast[key])
 
 
 def _conv(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
           stride, padding) -> torch.Tensor:
-    if getattr(self, "_relu6", False):
-        if not (x.requires_grad and torch.is_grad_enabled()):
-            return _conv_relu6(x, weight, bias, stride, padding, self.groups)
-        return _ConvReLU6.apply(x, weight, bias, stride, padding, self.groups)
-    return F.conv2d(x, weight, bias, stride, padding, self.dilation, self.groups)
+    relu6, split = getattr(self, "_relu6", False), getattr(self, "_split", False)
+    x, weight, bias = _autocast_args(self, x, weight, bias)
+    if x.requires_grad and torch.is_grad_enabled():
+        return _FrozenConv.apply(x, weight, bias, list(stride), list(padding), self.groups, relu6, split)
+    return _forward(x, weight, bias, list(stride), list(padding), self.groups, relu6)
 
 
-def _fused_conv_forward(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
-                        bias: torch.Tensor | None) -> torch.Tensor:
+def _conv_forward(self: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return _conv(self, x, weight, bias, self.stride, self.padding)
 
 
@@ -108,10 +130,7 @@ def _same_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if ext not in self._same_weights:
         w = F.pad(self.weight, (ext[1], 0, ext[0], 0))
         self._same_weights[ext] = w.contiguous(memory_format=torch.channels_last) if self._same_cl else w
-    w = self._same_weights[ext]
-    if self._same_split:
-        return F.conv2d(x, w, self.bias, 1, (hb, wb), self.dilation, self.groups)[..., ::2, ::2]
-    return _conv(self, x, w, self.bias, self.stride, (hb, wb))
+    return _conv(self, x, self._same_weights[ext], self.bias, self.stride, (hb, wb))
 
 
 def _same_conv_class() -> type | None:
@@ -124,28 +143,29 @@ def _same_conv_class() -> type | None:
 
 def patch_convs(stages: nn.Module, same_padding: bool = True, split_depthwise: bool = False,
                 channels_last: bool = True) -> dict[str, int]:
-    """Speed up strided convs in place (exact): with same_padding, SAME-padded ones pad inside the conv
-    instead of copying; with split_depthwise, stride-2 depthwise convs run at stride 1 then [..., ::2, ::2].
+    """Make every zero-padded conv of `stages` a frozen one (`_FrozenConv`: input gradient only, weights cast
+    once under autocast), in place and exact: with same_padding, SAME-padded ones pad inside the conv instead
+    of copying; with split_depthwise, stride-2 depthwise convs take their input gradient at stride 1.
 
-    Returns how many convs got each change.
+    Returns how many convs got each of the two changes.
     """
     same, counts = _same_conv_class(), {"same": 0, "split": 0}
     for m in stages.modules():
-        if not isinstance(m, nn.Conv2d) or m.stride == (1, 1) or m.padding_mode != "zeros":
+        if not isinstance(m, nn.Conv2d) or m.padding_mode != "zeros" or m.dilation != (1, 1):
             continue
-        split = split_depthwise and _is_depthwise(m) and m.stride == (2, 2)
-        if same_padding and same is not None and isinstance(m, same):
-            m._same_weights, m._same_cl, m._same_split = {}, channels_last, split
+        m._cast, m._split = {}, split_depthwise and _is_depthwise(m) and m.stride == (2, 2)
+        counts["split"] += m._split
+        if same_padding and same is not None and isinstance(m, same) and m.stride != (1, 1):
+            m._same_weights, m._same_cl = {}, channels_last
             m.forward = types.MethodType(_same_forward, m)
             counts["same"] += 1
-        elif split:
-            m._conv_forward = types.MethodType(_stride1_subsample, m)
-        counts["split"] += split
+        else:
+            m._conv_forward = types.MethodType(_conv_forward, m)
     return counts
 
 
 def split_strided_depthwise(stages: nn.Module) -> int:
-    """Run every stride-2 depthwise conv as stride 1 then [..., ::2, ::2]; return how many were changed."""
+    """Give every stride-2 depthwise conv its input gradient at stride 1; return how many were changed."""
     return patch_convs(stages, same_padding=False, split_depthwise=True)["split"]
 
 
@@ -174,15 +194,14 @@ def _relu6_pairs(module: nn.Module) -> list[tuple[nn.Conv2d, str]]:
 def fuse_relu6(stages: nn.Module) -> int:
     """Fuse every ReLU6 that directly follows a conv (BatchNorm already folded) into that conv, in place.
 
-    The ReLU6 becomes an Identity; only for CPU float32 stages laid out channels_last. Returns how many
-    convs were fused.
+    The ReLU6 becomes an Identity; only for CPU stages laid out channels_last whose convs go through `_conv`
+    (`patch_convs`), in float32 or under bf16 autocast. Returns how many convs were fused.
     """
     fused = 0
     for module in list(stages.modules()):
         pairs = _relu6_pairs(module)
         for conv, _ in pairs:
-            conv._conv_forward = types.MethodType(_fused_conv_forward, conv)  # _same_forward checks _relu6
-            conv._relu6 = True
+            conv._relu6 = True  # read by _conv (patch_convs made every conv go through it)
         for act in {a for _, a in pairs}:
             setattr(module, act, nn.Identity())
         fused += len(pairs)
@@ -209,7 +228,8 @@ def prepare_model(model: Model, device: str | torch.device = "cpu", precision: s
     cpu = torch.device(device).type == "cpu"
     patch_convs(stages, same_padding, precision == "bf16" and cpu, channels_last)
     fused = 0
-    if relu6 and fold_bn and channels_last and cpu and precision == "fp32" and torch.backends.mkldnn.is_available():
+    fusable = precision == "fp32" or bf16_supported(device)  # oneDNN's reference bf16 kernels are slow
+    if relu6 and fold_bn and channels_last and cpu and fusable and torch.backends.mkldnn.is_available():
         fused = fuse_relu6(stages)
     meta = {**fast.meta, "prepared": {"device": str(device), "precision": precision, "folded": fold_bn,
                                       "channels_last": channels_last, "same_padding": same_padding,

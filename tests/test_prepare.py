@@ -4,10 +4,18 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from generate.forward import Runner
-from generate.prepare import patch_convs, prepare_model, resolve_precision, split_strided_depthwise
+from generate.prepare import (
+    _FrozenConv,
+    bf16_supported,
+    patch_convs,
+    prepare_model,
+    resolve_precision,
+    split_strided_depthwise,
+)
 from tests.engine_models import tiny_model
 
 
@@ -18,6 +26,24 @@ def test_split_strided_depthwise_is_exact(size, k, pad):
     want = conv(x)
     assert split_strided_depthwise(nn.Sequential(conv)) == 1
     torch.testing.assert_close(conv(x), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("size,k", [(14, 3), (15, 3), (16, 5), (17, 5)])
+def test_split_backward_is_the_strided_convs_gradient(size, k, dtype):
+    """A split conv's input gradient (taken at stride 1 from a zero grid) equals autograd's through the stride-1
+    conv and [..., ::2, ::2], bit for bit, and its stride-2 forward equals that subsampling."""
+    torch.manual_seed(0)
+    cl = torch.channels_last
+    x = torch.randn(2, 6, size, size + 1).to(dtype).contiguous(memory_format=cl)
+    w, b = torch.randn(6, 1, k, k).to(dtype).contiguous(memory_format=cl), torch.randn(6).to(dtype)
+    pad = [k // 2, k // 2]
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    want = F.conv2d(xa, w, b, 1, pad, 1, 6)[..., ::2, ::2]
+    got = _FrozenConv.apply(xb, w, b, [2, 2], pad, 6, False, True)
+    g = torch.randn(want.shape).to(dtype).contiguous(memory_format=cl)
+    assert torch.equal(got, want)
+    assert torch.equal(torch.autograd.grad(got, xb, g)[0], torch.autograd.grad(want, xa, g)[0])
 
 
 def test_split_leaves_other_convs_alone():
@@ -90,8 +116,10 @@ def _forward_and_input_grad(model, x, layers):
     return out, torch.autograd.grad(loss, x)[0]
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("make", ["tiny", "mbconv"])
-def test_fused_relu6_is_bit_identical(make):
+def test_fused_relu6_is_bit_identical(make, precision):
+    """Fused against unfused, in float32 and under bf16 autocast (weights cast once, stride-2 depthwise split)."""
     if make == "tiny":
         model = tiny_model()
     else:  # EfficientNet's blocks declare their conv → ReLU6 pairs instead of being Sequentials
@@ -107,13 +135,16 @@ def test_fused_relu6_is_bit_identical(make):
         model = dataclasses.replace(tiny_model(), stages=stages.eval().requires_grad_(False), layers={
             name: lay for name, lay in tiny_model().layers.items() if lay.stage < 3})
         model.layers = {n: dataclasses.replace(lay, module=None) for n, lay in model.layers.items()}
-    fused, plain = prepare_model(model), prepare_model(model, relu6=False)
-    assert fused.meta["prepared"]["relu6_fused"] == (3 if make == "tiny" else 5)
-    assert not any(isinstance(m, nn.ReLU6) for m in fused.stages.modules())
+    fused = prepare_model(model, "cpu", precision)
+    if precision == "fp32" or bf16_supported("cpu"):
+        assert fused.meta["prepared"]["relu6_fused"] == (3 if make == "tiny" else 5)
+        assert not any(isinstance(m, nn.ReLU6) for m in fused.stages.modules())
+    plain = prepare_model(model, "cpu", precision, relu6=False)
     assert plain.meta["prepared"]["relu6_fused"] == 0
     layers = list(model.layers)
     x = torch.rand(3, 3, 33, 32) * 40 - 20  # far beyond [0, 1], so that units saturate at 6 as well as 0
-    (got, got_grad), (want, want_grad) = (_forward_and_input_grad(m, x, layers) for m in (fused, plain))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        (got, got_grad), (want, want_grad) = (_forward_and_input_grad(m, x, layers) for m in (fused, plain))
     assert (want[layers[0]] == 6).any() and (want[layers[0]] == 0).any()
     for name in layers:
         assert torch.equal(got[name], want[name]), name
@@ -123,7 +154,8 @@ def test_fused_relu6_is_bit_identical(make):
 
 def test_relu6_is_not_fused_where_it_cannot_be():
     model = tiny_model()
-    for kw in ({"fold_bn": False}, {"channels_last": False}, {"precision": "bf16"}):
+    unfused = [{"fold_bn": False}, {"channels_last": False}] + ([] if bf16_supported("cpu") else [{"precision": "bf16"}])
+    for kw in unfused:
         assert prepare_model(model, **kw).meta["prepared"]["relu6_fused"] == 0, kw
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU6(), nn.Conv2d(4, 4, 1), nn.ReLU())
     from generate.prepare import fuse_relu6
