@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--iterate", default=None, metavar="START:END", help="iterated attribution from layer "
                    "START down to layer END over the selected --layers between them (start objective: "
                    "--attribution, or Σ A² of START)")
+    c.add_argument("--recipe", default="lucid", metavar="NAME", help="optimization schedule: 'lucid' (Adam at "
+                   "--lr for every step, lucid's exact recipe) or a candidate of generate/schedule.py, e.g. 'rows' "
+                   "(a learning rate per layer) (default: %(default)s)")
     c.add_argument("--param", choices=("fft", "pixel"), default="fft", help="image parametrization "
                    "(default: %(default)s)")
     c.add_argument("--transforms", choices=("standard", "notebook", "none"), default="standard",
@@ -183,7 +186,7 @@ def write_run(out: Path, result, model, photo: Path, argv: list[str]) -> None:
                             "cosine": round(m["cosine"], 6), "gain": round(m["gain"], 6),
                             "objective": m["objective"]})
         s = result.settings
-        index = {"model": s["model"], "steps": s["steps"], "seed": s["seed"], "photo": str(photo),
+        index = {"model": s["model"], "recipe": s["recipe"], "steps": s["steps"], "seed": s["seed"], "photo": str(photo),
                  "original": "original.png", "size": s["size"], "layers": entries, "settings": s,
                  "command": "python -m generate " + " ".join(argv)}
         write_json(tmp / "index.json", index, default=str)
@@ -212,6 +215,9 @@ def run_caricature(args, argv: list[str]) -> int:
         raise UsageError(f"unknown model {args.model!r}; valid: {', '.join(list_models())}")
     if args.steps < 1:
         raise UsageError(f"--steps must be a positive integer, got {args.steps}")
+    from generate.schedule import RECIPES
+    if args.recipe not in RECIPES:
+        raise UsageError(f"unknown --recipe {args.recipe!r}; choose one of {', '.join(RECIPES)}")
     if not args.lr > 0 or not np.isfinite(args.lr):
         raise UsageError(f"--lr must be a positive number, got {args.lr}")
     if args.size is not None and not 32 <= args.size <= 1024:
@@ -242,7 +248,7 @@ def run_caricature(args, argv: list[str]) -> int:
         bars[0].set_postfix(objective=f"{value:.4g}", refresh=False)
     try:
         result = make_caricatures(model, photo, layers, steps=args.steps, cossim_pow=args.cossim_pow,
-                                  seed=args.seed, lr=args.lr, param=args.param,
+                                  seed=args.seed, lr=args.lr, param=args.param, recipe=args.recipe,
                                   transforms=None if args.transforms == "none" else args.transforms,
                                   attribution=target, iterate=iterate, size=size, device=args.device,
                                   precision=args.precision, progress=None if args.quiet else progress)

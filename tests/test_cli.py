@@ -43,6 +43,8 @@ def bad_cases(tmp_path, tiny_png):
         "iterate past target": ([PHOTO, "--attribution", "block4", "--iterate", "block7:block2"], "comes after"),
         "versus alone": ([PHOTO, "--versus", "tabby"], "--versus needs --attribution"),
         "bad device": ([PHOTO, "--device", "tpu"], "--device must be cpu or cuda"),
+        "unknown recipe": ([PHOTO, "--recipe", "fast"], "unknown --recipe 'fast'; choose one of lucid, "),
+        "coarse recipe, pixels": ([PHOTO, "--recipe", "coarse", "--param", "pixel"], "needs param='fft'"),
     }
 
 
@@ -99,7 +101,7 @@ def test_help_explains_every_option(capsys):
         main(["caricature", "--help"])
     text = capsys.readouterr().out
     for option in ("--out", "--model", "--layers", "--steps", "--lr", "--cossim-pow", "--seed", "--size",
-                   "--attribution", "--versus", "--iterate", "--param", "--transforms", "--device",
+                   "--attribution", "--versus", "--iterate", "--recipe", "--param", "--transforms", "--device",
                    "--precision", "--quiet"):
         assert option in text
 
@@ -112,6 +114,7 @@ def test_run_writes_pngs_and_index(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     index = json.loads((out / "index.json").read_text())
     assert index["model"] == "efficientnet_lite0" and index["steps"] == 3 and index["seed"] == 0
+    assert index["recipe"] == "lucid"
     assert [e["name"] for e in index["layers"]] == ["block0", "block4"]
     assert [e["title"] for e in index["layers"]] == ["block 0 · 16 ch · 24×24", "block 4 · 40 ch · 6×6"]
     for e in index["layers"]:
@@ -124,6 +127,18 @@ def test_run_writes_pngs_and_index(tmp_path, capsys):
     index = json.loads((out / "index.json").read_text())
     assert [e["name"] for e in index["layers"]] == ["block0"] and index["settings"]["attribution"] == "logit 967"
     assert sorted(p.name for p in out.iterdir()) == ["00_block0.png", "index.json", "original.png"]
+
+
+@pytest.mark.slow
+def test_recipe_is_followed_and_recorded(tmp_path, capsys):
+    args = [PHOTO, "--layers", "block0", "--steps", "3", "--size", "48", "--quiet"]
+    pixels = {}
+    for recipe in ("lucid", "rows"):
+        assert main(["caricature", *args, "--recipe", recipe, "--out", str(tmp_path / recipe)]) == 0, capsys.readouterr().err
+        index = json.loads((tmp_path / recipe / "index.json").read_text())
+        assert index["recipe"] == index["settings"]["recipe"] == recipe
+        pixels[recipe] = np.asarray(Image.open(tmp_path / recipe / index["layers"][0]["file"]))
+    assert not np.array_equal(pixels["lucid"], pixels["rows"])  # block 0's rate is 8× lucid's under "rows"
 
 
 @pytest.mark.slow
