@@ -200,6 +200,8 @@ def fuse_relu6(stages: nn.Module) -> int:
     fused = 0
     for module in list(stages.modules()):
         pairs = _relu6_pairs(module)
+        if not all(hasattr(conv, "_cast") for conv, _ in pairs):  # a conv `_conv` does not run (dilated, …)
+            continue
         for conv, _ in pairs:
             conv._relu6 = True  # read by _conv (patch_convs made every conv go through it)
         for act in {a for _, a in pairs}:

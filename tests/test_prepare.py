@@ -160,3 +160,8 @@ def test_relu6_is_not_fused_where_it_cannot_be():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU6(), nn.Conv2d(4, 4, 1), nn.ReLU())
     from generate.prepare import fuse_relu6
     assert fuse_relu6(net) == 0  # a BatchNorm between conv and ReLU6, and a plain ReLU: left alone
+    dilated = nn.Sequential(nn.Conv2d(3, 4, 3, dilation=2), nn.ReLU6()).eval().requires_grad_(False)
+    x = torch.randn(1, 3, 9, 9) * 20
+    want = dilated(x)
+    patch_convs(dilated)
+    assert fuse_relu6(dilated) == 0 and torch.equal(dilated(x), want)  # its conv does not go through _conv
