@@ -20,9 +20,8 @@ from generate.models.base import Model
 from generate.runs import ModelRef, Run, caricature
 
 LITE0 = "efficientnet_lite0"
-# 128 px and 96 steps: where cosine has flattened and gain passes 1 in the convergence study, at a cost
-# that lets 12 photos × 6 stage ends fit the build budget (see the `convergence` figure and the methods).
-CORE = {"size": 128, "steps": 96, "lr": 0.05, "photos": list(TEASER), "batch": 4,
+# Lucid's recipe: the model's input size and 512 steps (the `convergence` figure shows what fewer would lose).
+CORE = {"size": 224, "steps": 512, "lr": 0.05, "photos": list(TEASER), "batch": 4,
         "layers": ["block0", "block2", "block4", "block7", "block10", "block14"]}
 CORE_QUICK = {"size": 64, "steps": 4, "lr": 0.05, "photos": list(TEASER[:2]), "batch": 4,
               "layers": ["block2", "block7", "block14"]}
@@ -30,7 +29,7 @@ CORE_QUICK = {"size": 64, "steps": 4, "lr": 0.05, "photos": list(TEASER[:2]), "b
 MODEL_SET = {"photos": list(COMPARE[:6]), "batch": 3}
 MODEL_SET_QUICK = {"photos": list(COMPARE[:1]), "batch": 3}
 # The convergence study (figures `convergence` and `progress`): lucid's 512 steps, snapshots along the way.
-STUDY = {"size": 128, "steps": 512, "lr": 0.05, "layers": ["block2", "block4", "block7", "block14"],
+STUDY = {"size": 224, "steps": 512, "lr": 0.05, "layers": ["block2", "block4", "block7", "block14"],
          "snapshots": [0, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512]}
 STUDY_QUICK = {"size": 64, "steps": 16, "lr": 0.05, "layers": ["block2", "block7"], "snapshots": [0, 4, 8, 16]}
 # Comparable depths: the end of the 2nd, 4th and 6th of the seven stages every model in the zoo has.

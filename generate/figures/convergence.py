@@ -1,6 +1,6 @@
 """Figure `convergence` (methods appendix of "How a caricature is made"): objective, gain and cosine of
-Lite0 caricatures against optimization steps, averaged over two photos, one line per layer. It is the
-study behind the step counts the other figures use.
+Lite0 caricatures against optimization steps, averaged over two photos, one line per layer. It shows
+what the article's figures, at lucid's 512 steps, would lose with shorter runs.
 
 Reproduce: python build.py --only convergence   (alone: python -m generate.figures.convergence [--quick])
 """
@@ -11,18 +11,18 @@ import numpy as np
 from generate.figure import FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures._common import COMPARE, model_for, models_note, one
 from generate.figures._measures import image_metrics, relative_curve
-from generate.figures._runs import CORE, LITE0, STUDY, STUDY_QUICK, short_label, study_run
+from generate.figures._runs import LITE0, STUDY, STUDY_QUICK, short_label, study_run
 from generate.runs import Run
 
 SPEC = FigureSpec(
     id="convergence", title="How fast caricatures converge", view="chart", layout="l-body",
     inputs=COMPARE[:2], models=(LITE0,), layers=tuple(STUDY["layers"]), steps=STUDY["steps"],
-    params={"study": STUDY, "every": 16, "marks": {"short": 48, "core": CORE["steps"]}},
+    params={"study": STUDY, "every": 16, "marks": {"quarter": 128, "half": 256}},
     caption="Against optimization steps, for each layer (mean over two photos): the objective on the randomly "
             "transformed images the optimizer sees, as a fraction of its final value; and the gain and cosine "
             "of the image at that step, untransformed. Hover, tap or tab to a point for its value.",
     quick={"inputs": COMPARE[:2], "layers": tuple(STUDY_QUICK["layers"]), "steps": STUDY_QUICK["steps"],
-           "params": {"study": STUDY_QUICK, "every": 2, "marks": {"short": 4, "core": 8}}})
+           "params": {"study": STUDY_QUICK, "every": 2, "marks": {"quarter": 4, "half": 8}}})
 
 
 def runs(spec: FigureSpec) -> list[Run]:

@@ -5,7 +5,7 @@ each caricature re-evaluated in every other model at that model's comparable lay
 
 Reproduce: python build.py --only models   (alone: python -m generate.figures.models [--quick])
 
-Every model is optimized at the same 128 px (the core settings); Lite0's column is the core run of
+Every model is optimized at the same 224 px (the core settings); Lite0's column is the core run of
 `in_context`, taken from the build cache.
 """
 from __future__ import annotations

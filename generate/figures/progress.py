@@ -16,12 +16,12 @@ from generate.runs import Run
 SPEC = FigureSpec(
     id="progress", title="A caricature during its optimization", view="strip", layout="l-page",
     inputs=COMPARE[:1], models=(LITE0,), layers=("block7",), steps=STUDY["steps"],
-    params={"study": STUDY, "marks": {"early": 16, "core": 96}},
+    params={"study": STUDY, "marks": {"early": 16, "quarter": 128}},
     caption="One caricature (the panda at Lite0's block 7) as the optimizer leaves its random start. Drag the "
             "slider, hover a step or use the arrow keys; the inspector shows the photo beside that step's "
             "image with its cosine and gain at the layer.",
     quick={"layers": ("block7",), "steps": STUDY_QUICK["steps"],
-           "params": {"study": STUDY_QUICK, "marks": {"early": 4, "core": 8}}})
+           "params": {"study": STUDY_QUICK, "marks": {"early": 4, "quarter": 8}}})
 
 
 def runs(spec: FigureSpec) -> list[Run]:

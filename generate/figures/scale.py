@@ -3,8 +3,8 @@ EfficientNet-Lite0, with the distribution of cosine and gain per layer. Sprites 
 
 Reproduce: python build.py --only scale   (alone: python -m generate.figures.scale [--quick])
 
-A hundred photos × four layers only fit the build budget small and short: 96 px and 48 steps (the core
-figures use 128 px and 96 steps); the convergence figure shows what that costs in gain.
+Still at 96 px and 48 steps, below the other figures' lucid recipe (224 px, 512 steps): at that recipe its
+103 photos × 4 layers are the longest figure to build, about an hour of the 2-core CPU, not yet made.
 """
 from __future__ import annotations
 
