@@ -315,7 +315,12 @@ def test_serve_serves_and_rebuilds_on_change(tmp_path):
         assert "Stripes" in _poll(lambda: _require(urllib.request.urlopen(url, timeout=2).read().decode(), "Stripes"))
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=60)
+        finally:  # never leave the server behind, even when it did not stop in time
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _require(text: str, needle: str) -> str:
