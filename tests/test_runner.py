@@ -163,7 +163,8 @@ def _children_running_a_run(parent: int) -> list[int]:
 def test_a_local_worker_that_dies_is_replaced_and_its_run_tried_again(tmp_path, caplog):
     site = copy_site(tmp_path)
     tiny = site / "figures" / "_tiny.py"
-    tiny.write_text(tiny.read_text().replace("size=32", "size=96"))
+    # runs long enough (seconds each) that the killer surely finds one in flight before any finishes
+    tiny.write_text(tiny.read_text().replace("steps: int = 3", "steps: int = 24").replace("size=32", "size=96"))
     config = config_for(tmp_path, site, jobs=2)
     killed = []
 
