@@ -109,18 +109,29 @@ def plan_runs(scripts: list[FigureScript], where: Where, store: RunStore) -> Pla
     return plan
 
 
-def run_cost(run: Run, speed: float) -> float:
-    """Return the estimated seconds of a run: its caricature-steps at `speed` (measured at 128 px on Lite0),
-    scaled by image area and by the model's cost relative to Lite0."""
-    size = run.options.get("size") or _input_size(run.model.name)
-    kind = FINETUNE_COST if run.kind == "finetune" else 1.0
-    return run.work * (size / 128) ** 2 * MODEL_COST.get(run.model.name, 1.0) * kind / speed
+@dataclass(frozen=True)
+class Speed:
+    """This machine's speed per worker: caricature-steps/s of Lite0 at SPEED_SIZE px (four photos, three layers,
+    the article's usual batch) and fine-tune images/s of Lite0 at FINETUNE_SIZE px (batch 32)."""
+
+    caricature: float
+    finetune: float
 
 
+SPEED_SIZE, FINETUNE_SIZE = 224, 64
+NOMINAL = Speed(caricature=40.0, finetune=90.0)   # a 2-core Xeon's, to order jobs before any measurement
 MODEL_COST = {"efficientnet_lite1": 1.2, "efficientnet_lite2": 1.35, "mobilenet_v2": 1.1}   # per pixel, vs Lite0
-# A fine-tune's training image costs more than a caricature-step: the whole network, weight gradients and
-# the optimizer (measured on Lite0 at 64 px: about 65 images/s against 25 caricature-steps/s at 128 px).
-FINETUNE_COST = 1.6
+
+
+def run_cost(run: Run, speed: Speed) -> float:
+    """Return the estimated seconds of a run: its caricature-steps (or fine-tune images) at the measured speed,
+    scaled by image area and by the model's cost relative to Lite0. Area scaling holds near the measured size
+    only (a 128-px batch of one photo runs at about 40% of the 224-px batch's speed per pixel), which is why
+    the speed is measured at the size that most runs use."""
+    size = run.options.get("size") or _input_size(run.model.name)
+    if run.kind == "finetune":
+        return run.work * (size / FINETUNE_SIZE) ** 2 / speed.finetune
+    return run.work * (size / SPEED_SIZE) ** 2 * MODEL_COST.get(run.model.name, 1.0) / speed.caricature
 
 
 def _input_size(name: str) -> int:
@@ -136,7 +147,7 @@ def makespan(costs: list[float], slots: int) -> float:
     return max(ends)
 
 
-def plan_table(plan: Plan, speed: float | None, slots: int) -> str:
+def plan_table(plan: Plan, speed: Speed | None, slots: int) -> str:
     """Return the --plan listing: per figure its runs, caricature-steps and how many are cached; an estimate."""
     lines = [f"{'figure':<22}{'runs':>6}{'cached':>8}{'car-steps':>12}{'to make':>12}"]
     for fig, keys in plan.by_figure.items():
@@ -149,8 +160,9 @@ def plan_table(plan: Plan, speed: float | None, slots: int) -> str:
     if speed and missing:
         costs = [run_cost(r.run, speed) for r in missing]
         wall = f"{_hms(makespan(costs, slots))} wall on {slots} worker(s) " if slots else ""
-        lines.append(f"estimate: {wall}{_hms(sum(costs))} of work at this machine's speed ({speed:.1f} "
-                     f"caricature-steps/s per worker at 128 px on Lite0)")
+        lines.append(f"estimate: {wall}{_hms(sum(costs))} of work at this machine's speed per worker "
+                     f"({speed.caricature:.1f} caricature-steps/s on Lite0 at {SPEED_SIZE} px, "
+                     f"{speed.finetune:.0f} fine-tune images/s at {FINETUNE_SIZE} px)")
     return "\n".join(lines)
 
 
@@ -181,7 +193,7 @@ def pack_jobs(todo: list[PlannedRun], rows: int) -> list[list[PlannedRun]]:
                 job.append(p)
                 used += need
             jobs.append(job)
-    return sorted(jobs, key=lambda job: sum(run_cost(p.run, 1.0) for p in job), reverse=True)
+    return sorted(jobs, key=lambda job: sum(run_cost(p.run, NOMINAL) for p in job), reverse=True)
 
 
 def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None,
@@ -268,25 +280,36 @@ def _failure(job: list[PlannedRun], e: BaseException, plan: Plan, log_dir: Path 
                       f"(needed by {', '.join(p.figures)}{where})", plan.paths[p.figures[0]])
 
 
-def measure_speed(where: Where, cache: Path) -> float:
-    """Return this machine's caricature-steps/s per worker (Lite0, 128 px, 3 layers), measured once a day."""
+def measure_speed(where: Where, cache: Path) -> Speed:
+    """Return this machine's Speed per worker (see Speed), measured once a day (about 10 s) and kept in
+    `cache`/speed.json."""
     import json
 
-    from generate.runs import ModelRef, caricature, cpu_name, execute
+    from generate.runs import ModelRef, caricature, cpu_name, finetune
     path = cache / "speed.json"
     ident = f"{cpu_name()}|{where.describe()}"
     try:
         known = json.loads(path.read_text())
         if known["ident"] == ident and time.time() - known["time"] < 86400:
-            return known["speed"]
-    except (OSError, ValueError, KeyError):
+            return Speed(**known["speed"])
+    except (OSError, ValueError, KeyError, TypeError):
         pass
-    run = caricature(ModelRef("efficientnet_lite0"), ["images/animals/panda.jpg"], ["block2", "block7", "block14"],
-                     steps=10, size=128)
-    stamps = []
-    execute(run, where, lambda done: stamps.append((time.perf_counter(), done)))
-    (t0, d0), (t1, d1) = stamps[2], stamps[-1]   # skip the first steps (allocation, first-touch)
-    speed = (d1 - d0) / (t1 - t0)
+    lite0 = ModelRef("efficientnet_lite0")
+    photos = ["images/animals/panda.jpg", "images/animals/cat.jpg", "images/objects/coffee.jpg",
+              "images/places/machupicchu.jpg"]
+    speed = Speed(
+        caricature=_rate(caricature(lite0, photos, ["block2", "block7", "block14"], steps=8, size=SPEED_SIZE), where),
+        finetune=_rate(finetune(lite0.name, "dead-leaves", steps=8, batch=32, lr=0.002, size=FINETUNE_SIZE, seed=0,
+                                checkpoints=[8], test=2), where))
     cache.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps({"ident": ident, "time": time.time(), "speed": speed}).encode())
+    write_atomic(path, json.dumps({"ident": ident, "time": time.time(), "speed": speed.__dict__}).encode())
     return speed
+
+
+def _rate(run: Run, where: Where) -> float:
+    """Return the run's work done per second, leaving out its first steps (allocation, first touch)."""
+    from generate.runs import execute
+    stamps: list[tuple[float, float]] = []
+    execute(run, where, lambda done: stamps.append((time.perf_counter(), done)))
+    (t0, d0), (t1, d1) = stamps[2], stamps[-2]   # nor the last one (a fine-tune's checkpoint and test)
+    return (d1 - d0) / (t1 - t0)

@@ -22,7 +22,7 @@ from sitegen.errors import BuildError
 from sitegen.executors import InProcess
 from sitegen.figures import discover
 from sitegen.pipeline import build
-from sitegen.runner import execute_plan, makespan, plan_runs
+from sitegen.runner import Speed, execute_plan, makespan, measure_speed, plan_runs, run_cost
 from tests.conftest import ROOT
 from tests.conftest import copy_site as copy_fixture
 
@@ -194,12 +194,33 @@ def test_makespan_schedules_longest_first():
 
 def test_plan_lists_runs_and_estimates_without_building(tmp_path, capsys, monkeypatch):
     from sitegen import pipeline
-    monkeypatch.setattr(pipeline, "measure_speed", lambda where, cache: 10.0)
+    monkeypatch.setattr(pipeline, "measure_speed", lambda where, cache: Speed(caricature=10.0, finetune=20.0))
     assert build_cli.run(_argv(tmp_path, RUNSITE, "--plan")) == 0
     out = capsys.readouterr().out
     assert "pairs" in out and "shared" in out and "4 distinct runs, 4 to make: 12 caricature-steps" in out
     assert "estimate:" in out and ("wall on 2 worker(s)" in out or "wall on 1 worker(s)" in out)
     assert not (tmp_path / "public").exists() and not (tmp_path / "cache" / "runs").exists()
+
+
+def test_run_cost_scales_by_area_and_model_and_times_fine_tunes_by_their_own_speed():
+    from generate.runs import ModelRef, caricature, finetune
+    speed = Speed(caricature=40.0, finetune=80.0)
+    def car(size, model="efficientnet_lite0"):
+        return caricature(ModelRef(model), ["images/animals/cat.jpg"], ["block1", "block2"], steps=200, size=size)
+    assert run_cost(car(224), speed) == pytest.approx(400 / 40)
+    assert run_cost(car(112), speed) == pytest.approx(400 / 40 / 4)
+    assert run_cost(car(224, "efficientnet_lite2"), speed) == pytest.approx(400 / 40 * 1.35)
+    ft = finetune("efficientnet_lite0", "dead-leaves", steps=10, batch=32, lr=0.1, size=64, seed=0, checkpoints=[10],
+                  test=2)
+    assert run_cost(ft, speed) == pytest.approx(320 / 80)
+
+
+@pytest.mark.slow
+def test_the_speed_is_measured_once_and_kept(tmp_path):
+    where = Where("cpu", "fp32", 1)
+    speed = measure_speed(where, tmp_path)
+    assert speed.caricature > 0 and speed.finetune > 0 and (tmp_path / "speed.json").exists()
+    assert measure_speed(where, tmp_path) == speed      # read back, not measured again
 
 
 @pytest.mark.slow
