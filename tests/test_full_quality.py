@@ -1,7 +1,6 @@
 """Every figure of the full article optimizes with lucid's recipe: 512 steps at 224 px (the input size of
 Lite0 and MobileNetV2; Lite1 and Lite2 at the same size, so that every network can look at the others'
-caricatures), lucid's schedule. Only what a figure is about may differ (the debugging figure's broken setups),
-and the figures listed in NOT_YET, whose full-recipe runs have not been made yet, keep their earlier settings."""
+caricatures), lucid's schedule. Only what a figure is about may differ (the debugging figure's broken setups)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,7 +13,6 @@ from sitegen.runner import _input_size
 from tests.conftest import ROOT
 
 STEPS, SIZE = 512, 224
-NOT_YET = {"scale", "relatives"}   # the longest figures to build at the full recipe (about 1 h and 40 min here)
 
 
 def full_runs():
@@ -27,16 +25,12 @@ def full_runs():
 
 @pytest.mark.slow  # the attribution figures' runs() classify their photos to choose the targets
 def test_every_optimization_follows_lucids_recipe():
-    seen, below = set(), set()
+    seen = set()
     for fig, run in full_runs():
         o = run.options
         size = o.get("size") or _input_size(run.model.name)
         assert o.get("recipe", "lucid") == "lucid", (fig, o)
         seen.add(fig)
-        if fig in NOT_YET and (run.steps, size) != (STEPS, SIZE):
-            below.add(fig)
-            continue
         assert run.steps == STEPS and size == SIZE, (fig, str(run))
-    assert below == NOT_YET  # a figure made at the full recipe leaves the list
     assert {"in_context", "scale", "models", "relatives", "attribution_classes", "debugging", "travel",
             "iterated", "training_data", "convergence"} <= seen

@@ -31,9 +31,8 @@ VARIANTS = (  # key, label, run settings (each on top of the core's size, steps 
 )
 SPEC = FigureSpec(
     id="relatives", title="The caricature among its relatives", view="compare", layout="l-page",
-    # Not yet at lucid's recipe (CORE's 224 px and 512 steps): the earlier 128 px and 96 steps.
-    inputs=TEASER[:4], models=(LITE0,), layers=("block2", "block7", "block14"), steps=96,
-    params={"size": 128, "lr": CORE["lr"], "seeds": 3, "variants": [v[0] for v in VARIANTS]},
+    inputs=TEASER[:4], models=(LITE0,), layers=("block2", "block7", "block14"), steps=CORE["steps"],
+    params={"size": CORE["size"], "lr": CORE["lr"], "seeds": 3, "variants": [v[0] for v in VARIANTS]},
     caption="Eight relatives of the caricature on the same photo and layer, side by side, with the same steps and "
             "seed; under each, its cosine and gain at the layer, its pixel correlation with the photo, the "
             "range of its gain over the seeds (seed range) and the class the network sees in it. Pick a photo and "

@@ -3,8 +3,8 @@ EfficientNet-Lite0, with the distribution of cosine and gain per layer. Sprites 
 
 Reproduce: python build.py --only scale   (alone: python -m generate.figures.scale [--quick])
 
-Still at 96 px and 48 steps, below the other figures' lucid recipe (224 px, 512 steps): at that recipe its
-103 photos × 4 layers are the longest figure to build, about an hour of the 2-core CPU, not yet made.
+Lucid's recipe, as in the other figures: 224 px and 512 steps, four photos a run. Its 103 photos × 4 layers
+make it the longest figure to build (about 50 minutes on the 2-core CPU).
 """
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ PHOTOS = all_photos()
 SETS = ("animals", "objects", "places")
 SPEC = FigureSpec(
     id="scale", title="Caricatures of every photo at four layers", view="explorer", layout="l-page",
-    inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=48,
-    params={"size": 96, "lr": 0.05, "batch": 4},
-    caption="Every photo shared with this article beside its caricature at one layer of Lite0 (smaller, "
-            "shorter runs than in the other figures). Pick a layer or a set; each dot in the charts is one "
-            "photo, and hovering it shows that pair. A layer's images load only when it is picked.",
+    inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=512,
+    params={"size": 224, "lr": 0.05, "batch": 4},
+    caption="Every photo shared with this article beside its caricature at one layer of Lite0. Pick a layer or "
+            "a set; each dot in the charts is one photo, and hovering it shows that pair. A layer's images load "
+            "only when it is picked.",
     quick={"inputs": tuple(p for s in SETS for p in [x for x in PHOTOS if photo_set(x) == s][:1]),
            "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
 
