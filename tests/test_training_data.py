@@ -35,7 +35,7 @@ from generate.runs import (
 )
 from generate.runstore import RunStore
 from sitegen.executors import InProcess
-from sitegen.runner import execute_plan, plan_runs, plan_table
+from sitegen.runner import Speed, execute_plan, plan_runs, plan_table
 
 FP32 = Where("cpu", "fp32", 1)
 PHOTO = "images/animals/panda.jpg"
@@ -188,7 +188,7 @@ def test_a_plan_with_a_finetune_and_its_caricatures_computes_in_waves(tmp_path):
     plan = plan_runs([script], FP32, store)
     assert len(plan.runs) == 3 and len(plan.missing) == 3 and [p.run.kind for p in plan.ready] == ["finetune"]
     assert sum(p.key.startswith("pending:") for p in plan.runs.values()) == 2
-    assert "3 distinct runs, 3 to make" in plan_table(plan, 10.0, 1)      # --plan counts the waiting ones
+    assert "3 distinct runs, 3 to make" in plan_table(plan, Speed(10.0, 20.0), 1)   # --plan counts the waiting ones
     execute_plan(plan, InProcess(), FP32, store)
     again = plan_runs([script], FP32, store)       # the parent is stored: the children have their keys at once
     assert not again.missing and len(again.runs) == 2
