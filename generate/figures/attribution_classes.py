@@ -21,7 +21,7 @@ from generate.classes import imagenet_classes
 from generate.figure import ROOT, FigureConfig, FigureResult, FigureSpec, run_standalone
 from generate.figures import _common as common
 from generate.figures._attribution import heat_overlay, probabilities, top_iou
-from generate.figures._runs import layer_label
+from generate.figures._runs import CORE, layer_label
 from generate.images import load_photo
 from generate.objectives import ACCENT_WEIGHT
 from generate.runs import Run, caricature
@@ -36,11 +36,11 @@ SPEC = FigureSpec(
     inputs=("images/animals/panda.jpg", "images/animals/scarlet_macaw.jpg", "images/objects/coffee.jpg",
             "images/animals/koala.jpg", "images/objects/volleyball.jpg", "images/places/chateaudechenonceau.jpg",
             "images/objects/pillow.jpg"),
-    models=("efficientnet_lite0",), layers=("block10", "block14", "head"), steps=512,
+    models=("efficientnet_lite0",), layers=("block10", "block14", "head"), steps=CORE["steps"],
     # classes: how many of the top classes to caricature (default 1); a difference top-1 − top-2 goes with > 1;
     # extra_seeds: the top-class caricatures are run again with seeds seed+1 … seed+n (numbers only, no tiles)
     # remedies: the top-class caricatures at remedy_layers with the named run settings (see REMEDIES)
-    params={"size": 224, "classes": {"chateaudechenonceau": 2, "pillow": 3}, "iou_top": 0.2, "extra_seeds": 2,
+    params={"size": CORE["size"], "classes": {"chateaudechenonceau": 2, "pillow": 3}, "iou_top": 0.2, "extra_seeds": 2,
             "remedy_layers": ("block10", "block14")},
     quick={"inputs": ("images/animals/panda.jpg", "images/places/chateaudechenonceau.jpg"), "steps": 6,
            "params": {"size": 96, "extra_seeds": 1}},

@@ -44,8 +44,8 @@ SPEC = FigureSpec(
             "re-evaluate each image in the healthy model; *gain in its own network* is the caricature's gain in the "
             "setup's network. The random network's caricatures use the scale-invariant objective the text describes.",
     inputs=("images/animals/panda.jpg", "images/objects/coffee.jpg", "images/places/statueofliberty.jpg"),
-    models=(LITE0,), layers=("block4", "block10"), steps=512,
-    params={"vis_size": 224, "core": CORE},
+    models=(LITE0,), layers=("block4", "block10"), steps=CORE["steps"],
+    params={"vis_size": CORE["size"], "core": CORE},
     quick={"inputs": ("images/animals/panda.jpg",), "steps": 6, "params": {"vis_size": 64, "core": CORE_QUICK}},
 )
 

@@ -37,9 +37,9 @@ SPEC = FigureSpec(
     models=("efficientnet_lite0",),
     # Caricature spans use the settings of the figure whose single-step runs they share: attribution_classes
     # for the class span, attribution_hidden (the teaser's CORE settings) for the Σ A² span.
-    params={"runs": {"class-head-b10": {"size": 224, "steps": 512},
+    params={"runs": {"class-head-b10": {"size": CORE["size"], "steps": CORE["steps"]},
                      "energy-b10-stem": {"size": CORE["size"], "steps": CORE["steps"], "lr": CORE["lr"]}},
-            "map_size": 224, "sample_step": 4, "iou_top": 0.2},
+            "map_size": CORE["size"], "sample_step": 4, "iou_top": 0.2},
     quick={"inputs": ("images/animals/panda.jpg",),
            "params": {"runs": {"class-head-b10": {"size": 96, "steps": 6}, "energy-b10-stem": {"size": 64, "steps": 6}},
                       "map_size": 96, "sample_step": 60}},

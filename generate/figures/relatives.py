@@ -118,6 +118,8 @@ def _metrics(spec: FigureSpec, table: dict[str, list[dict]], labels: dict[str, s
     for n in ("cosine", "gain", "pixel_r"):
         best = max(out["variants"], key=lambda e: e[n])
         out[f"most_{n}"] = best["key"]
+    # variant keys, the most seed-dependent first (lowest pixel correlation between two seeds' images)
+    out["by_seed_pixel_r"] = [e["key"] for e in sorted(out["variants"], key=lambda e: e["seed_pixel_r"])]
     return out
 
 

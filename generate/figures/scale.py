@@ -20,15 +20,15 @@ from generate.figures._common import (
     ref,
 )
 from generate.figures._measures import summary
-from generate.figures._runs import LITE0, chunk_run, layer_label, short_label
+from generate.figures._runs import CORE, LITE0, chunk_run, layer_label, short_label
 from generate.runs import Run
 
 PHOTOS = all_photos()
 SETS = ("animals", "objects", "places")
 SPEC = FigureSpec(
     id="scale", title="Caricatures of every photo at four layers", view="explorer", layout="l-page",
-    inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=512,
-    params={"size": 224, "lr": 0.05, "batch": 4},
+    inputs=PHOTOS, models=(LITE0,), layers=("block2", "block4", "block7", "block14"), steps=CORE["steps"],
+    params={"size": CORE["size"], "lr": CORE["lr"], "batch": CORE["batch"]},
     caption="Every photo shared with this article beside its caricature at one layer of Lite0. Pick a layer or "
             "a set; each dot in the charts is one photo, and hovering it shows that pair. A layer's images load "
             "only when it is picked.",
@@ -74,6 +74,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             values = [cells[ph["key"]][layer]["metrics"][name] for ph in photos]
             low = photos[min(range(len(values)), key=values.__getitem__)]
             metrics[f"{name}_{layer}"] = {**summary(values), "lowest": low["label"]}
+    least = min(spec.layers, key=lambda n: metrics[f"gain_{n}"]["share_above_1"])
+    metrics["least_extreme"] = {"layer": least, "share_above_1": metrics[f"gain_{least}"]["share_above_1"]}
     gains = [c[n]["metrics"]["gain"] for c in cells.values() for n in spec.layers]
     metrics["gain_all"] = summary(gains)
     metrics["cosine_all"] = summary([c[n]["metrics"]["cosine"] for c in cells.values() for n in spec.layers])

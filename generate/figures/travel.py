@@ -24,8 +24,8 @@ from generate.runs import Run, channel
 
 SPEC = FigureSpec(
     id="travel", title="Does a caricature travel through the network like its photo?", view="chart",
-    layout="l-body", inputs=TEASER[:3], models=(LITE0,), layers=("block4", "block10"), steps=512,
-    params={"core": CORE, "vis_size": 224},
+    layout="l-body", inputs=TEASER[:3], models=(LITE0,), layers=("block4", "block10"), steps=CORE["steps"],
+    params={"core": CORE, "vis_size": CORE["size"]},
     caption="At each block output of Lite0 (left to right), the cosine between an image's activations and the "
             "photo's: a caricature made at the layer named above the panel, a feature visualization of the "
             "channel the photo excites most there, and another photo. Means over the photos; hover or tab to a "
