@@ -1,9 +1,11 @@
-"""Benchmark the caricature engine against a naive port, side by side on one photo (docs/FACTS.md).
+"""Benchmark the caricature engine against a naive port, side by side on the same photos (docs/FACTS.md).
 
     .venv/bin/python bench/bench_engine.py                    # ~3 min on an idle 2-core CPU (32 steps, 3 rounds)
     .venv/bin/python bench/bench_engine.py --steps 128 --rounds 5 --ablation
+    .venv/bin/python bench/bench_engine.py --photos 4         # the build's packing: four photos a run (~8 min)
 
-Both make one caricature per layer (EfficientNet-Lite0, the 7 stage-end blocks, 224 px, lucid's recipe).
+Both make one caricature per photo and layer (EfficientNet-Lite0, the 7 stage-end blocks, 224 px, lucid's
+recipe); the engine optimizes them in one batch, as a build's run does with its photos (default one photo).
 The naive one is a straightforward lucent-style port written below: one caricature per layer run one after
 another (batch [original, caricature]), the full network to the logits, NCHW float32, weights left with
 requires_grad=True, lucid's transforms step by step. Prints caricature-steps/s for both (medians of
@@ -50,7 +52,9 @@ from generate.prepare import prepare_model, resolve_precision
 from generate.render import optimize
 from generate.transforms import build_transforms
 
-PHOTO = Path(__file__).resolve().parents[1] / "images/objects/coffee.jpg"
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+PHOTOS = ["objects/coffee.jpg", "animals/cat.jpg", "animals/owl.jpg", "animals/koala.jpg", "objects/astronaut.jpg",
+          "animals/panda.jpg", "animals/jaguar.jpg", "animals/sheep.jpg"]
 COLOR = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 
 
@@ -121,32 +125,39 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def engine_run(model, photo, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True,
+def caricature_objective(n_photos: int, layers) -> Objective:
+    """dot_compare of image p·L + i (row P + p·L + i of the logical batch) at layer i against photo p."""
+    return Objective([t for p in range(n_photos) for i, n in enumerate(layers)
+                      for t in dot_compare(n, n_photos + p * len(layers) + i, p).terms])
+
+
+def engine_run(model, photos, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True,
                streams=None):
-    """Run the engine once; return (seconds, images (L, 3, S, S))."""
-    objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
-    param = image_param("fft", photo.shape[-1], len(layers), seed=seed)
-    trans = build_transforms("standard", photo.shape[-1], seed + TRANSFORM_SEED_OFFSET, fast=transforms_fast)
-    r = optimize(model, objective, param, trans, steps, originals=photo[None], precision=precision,
-                 drop_rows=drop_rows, streams=streams)
+    """Run the engine once on photos (P, 3, S, S), every caricature in one batch; return (seconds, images
+    (P·L, 3, S, S), photo-major)."""
+    size = photos.shape[-1]
+    param = image_param("fft", size, len(photos) * len(layers), seed=seed)
+    trans = build_transforms("standard", size, seed + TRANSFORM_SEED_OFFSET, fast=transforms_fast)
+    r = optimize(model, caricature_objective(len(photos), layers), param, trans, steps, originals=photos,
+                 precision=precision, drop_rows=drop_rows, streams=streams)
     return r.seconds, torch.from_numpy(r.images).permute(0, 3, 1, 2)
 
 
-def naive_run(model, photo, layers, steps, seed):
-    """Run the naive port layer after layer with the engine's random choices (same initial spectra, same
-    transform draws), so objectives compare implementations, not luck; return (seconds, images)."""
-    size = photo.shape[-1]
-    (spectra,), _ = image_param("fft", size, len(layers), seed=seed)
+def naive_run(model, photos, layers, steps, seed):
+    """Run the naive port caricature after caricature with the engine's random choices (same initial spectra,
+    same transform draws), so objectives compare implementations, not luck; return (seconds, images)."""
+    size = photos.shape[-1]
+    (spectra,), _ = image_param("fft", size, len(photos) * len(layers), seed=seed)
     trans = build_transforms("standard", size, seed + TRANSFORM_SEED_OFFSET)
     draws = [trans.draw() for _ in range(steps)]
     t = time.perf_counter()
-    images = torch.cat([naive_caricature(model, photo, n, spectra[i].detach(), draws) for i, n in enumerate(layers)])
+    images = torch.cat([naive_caricature(model, photo, n, spectra[p * len(layers) + i].detach(), draws)
+                        for p, photo in enumerate(photos) for i, n in enumerate(layers)])
     return time.perf_counter() - t, images
 
 
-def objectives(exact, photo, layers, images) -> list[float]:
-    objective = Objective([t for i, n in enumerate(layers) for t in dot_compare(n, 1 + i, 0).terms])
-    return evaluate(exact, objective, images, photo[None])[0]
+def objectives(exact, photos, layers, images) -> list[float]:
+    return evaluate(exact, caricature_objective(len(photos), layers), images, photos)[0]
 
 
 def first_reaching(curve: dict[int, list[float]]) -> tuple[int, float] | None:
@@ -158,24 +169,24 @@ def first_reaching(curve: dict[int, list[float]]) -> tuple[int, float] | None:
     return None
 
 
-def time_to_quality(base, exact, naive_model, photo, layers, rounds: int, recipe: str, precision: str,
+def time_to_quality(base, exact, naive_model, photos, layers, rounds: int, recipe: str, precision: str,
                     naive_steps: int = 512, max_steps: int = 1024, every: int = 16) -> None:
     """Print, per round, the naive port's seconds for `naive_steps` and the engine's seconds to reach its
     objective (mean ratio over layers ≥ 1); return the median ratio of the two (None if never reached)."""
     from generate.caricature import make_caricatures
     print(f"\ntime to quality: naive port {naive_steps} steps vs the engine (recipe {recipe!r}) until its "
-          f"objective reaches the naive one (mean over {len(layers)} layers), {photo.shape[-1]} px")
+          f"objective reaches the naive one (mean over {len(photos)} photo(s) × {len(layers)} layers), "
+          f"{photos.shape[-1]} px")
     ratios = []
     for r in range(rounds):
-        n_seconds, n_images = naive_run(naive_model, photo, layers, naive_steps, r)
-        target = objectives(exact, photo, layers, n_images)
+        n_seconds, n_images = naive_run(naive_model, photos, layers, naive_steps, r)
+        target = objectives(exact, photos, layers, n_images)
         t = time.perf_counter()
-        result = make_caricatures(base, photo, layers, steps=max_steps, seed=r, recipe=recipe, precision=precision,
+        result = make_caricatures(base, photos, layers, steps=max_steps, seed=r, recipe=recipe, precision=precision,
                                   snapshots=list(range(every, max_steps, every)), device="cpu")
         e_seconds = time.perf_counter() - t
         snaps = {**result.snapshots, max_steps: result.images}
-        curve = {step: [o / n for o, n in zip(objectives(exact, photo, layers,
-                                                          torch.from_numpy(x[0]).permute(0, 3, 1, 2)), target)]
+        curve = {step: [o / n for o, n in zip(objectives(exact, photos, layers, as_batch(x)), target)]
                  for step, x in snaps.items()}
         reached = first_reaching(curve)
         if reached is None:
@@ -191,6 +202,11 @@ def time_to_quality(base, exact, naive_model, photo, layers, rounds: int, recipe
     return statistics.median(ratios) if ratios else None
 
 
+def as_batch(images) -> torch.Tensor:
+    """make_caricatures' (P, L, S, S, 3) array as the bench's photo-major (P·L, 3, S, S) tensor."""
+    return torch.from_numpy(images.reshape(-1, *images.shape[2:])).permute(0, 3, 1, 2)
+
+
 def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
@@ -203,6 +219,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--size", type=int, default=None, help="image size (default: the model's)")
+    p.add_argument("--photos", type=int, default=1, choices=range(1, len(PHOTOS) + 1), metavar=f"1…{len(PHOTOS)}",
+                   help="photos optimized together, one caricature each per layer (default: %(default)s)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--ablation", action="store_true", help="also time the engine with one optimization "
                    "turned off at a time")
@@ -215,52 +233,55 @@ def main() -> None:
     base = load_model(args.model)
     size = args.size or base.input_size
     layers = list(base.meta["stage_ends"])
-    photo = load_photo(PHOTO, size)
+    photos = torch.stack([load_photo(IMAGES / name, size) for name in PHOTOS[:args.photos]])
+    n = args.photos * len(layers)  # caricatures per run
     precision = resolve_precision(args.precision, "cpu")
     fast = prepare_model(base, "cpu", precision)
     exact = prepare_model(base, "cpu", "fp32")
     if args.engine_only:
-        engine_run(fast, photo, layers, 2, 0, precision)
-        times = [engine_run(fast, photo, layers, args.steps, 0, precision)[0] for _ in range(args.rounds)]
-        print(f"engine-only {len(layers) * args.steps / statistics.median(times):.2f}")
+        engine_run(fast, photos, layers, 2, 0, precision)
+        times = [engine_run(fast, photos, layers, args.steps, 0, precision)[0] for _ in range(args.rounds)]
+        print(f"engine-only {n * args.steps / statistics.median(times):.2f}")
         return
     naive_model = load_model(args.model)
     naive_model.stages.requires_grad_(True)
-    print(f"{args.model}, {size} px, layers {', '.join(layers)}, {args.steps} steps × {args.rounds} rounds, "
+    print(f"{args.model}, {size} px, {args.photos} photo(s), layers {', '.join(layers)}, "
+          f"{args.steps} steps × {args.rounds} rounds, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, engine precision {precision}, "
           f"malloc tuned: {'MALLOC_TOP_PAD_' in os.environ}")
     peak = matmul_peak()
     print(f"matmul peak: {peak:.0f} GFLOP/s fp32")
-    engine_run(fast, photo, layers, 2, 0, precision)  # warm-up: oneDNN primitive caches
-    naive_run(naive_model, photo, layers[:1], 1, 0)
+    engine_run(fast, photos, layers, 2, 0, precision)  # warm-up: oneDNN primitive caches
+    naive_run(naive_model, photos[:1], layers[:1], 1, 0)
     e_times, n_times, e_obj, n_obj, seq_obj = [], [], [], [], []
     for r in range(args.rounds):
-        runs = [("engine", lambda r=r: engine_run(fast, photo, layers, args.steps, r, precision)),
-                ("naive", lambda r=r: naive_run(naive_model, photo, layers, args.steps, r))]
+        runs = [("engine", lambda r=r: engine_run(fast, photos, layers, args.steps, r, precision)),
+                ("naive", lambda r=r: naive_run(naive_model, photos, layers, args.steps, r))]
         for name, run in runs if r % 2 == 0 else runs[::-1]:
             seconds, images = run()
             (e_times if name == "engine" else n_times).append(seconds)
-            (e_obj if name == "engine" else n_obj).append(objectives(exact, photo, layers, images))
-        seq = engine_run(fast, photo, layers, args.steps, r, precision, transforms_fast=False)[1]
-        seq_obj.append(objectives(exact, photo, layers, seq))
-        print(f"round {r + 1}: engine {len(layers) * args.steps / e_times[-1]:.2f}, "
-              f"naive {len(layers) * args.steps / n_times[-1]:.2f} caricature-steps/s", flush=True)
-    cs = len(layers) * args.steps
+            (e_obj if name == "engine" else n_obj).append(objectives(exact, photos, layers, images))
+        seq = engine_run(fast, photos, layers, args.steps, r, precision, transforms_fast=False)[1]
+        seq_obj.append(objectives(exact, photos, layers, seq))
+        print(f"round {r + 1}: engine {n * args.steps / e_times[-1]:.2f}, "
+              f"naive {n * args.steps / n_times[-1]:.2f} caricature-steps/s", flush=True)
+    cs = n * args.steps
     e_rate, n_rate = cs / statistics.median(e_times), cs / statistics.median(n_times)
     print(f"\ncaricature-steps/s (median of {args.rounds}): engine {e_rate:.2f}, naive {n_rate:.2f}, "
           f"ratio {e_rate / n_rate:.2f}×")
-    print("\nfinal objective per layer (mean over rounds; dot_compare on un-transformed images; the naive "
-          "run shares the engine's initial spectra and transform draws):")
+    print("\nfinal objective per layer (mean over photos and rounds; dot_compare on un-transformed images; the "
+          "naive run shares the engine's initial spectra and transform draws):")
     print(f"  {'layer':<8} {'engine':>12} {'naive':>12} {'difference':>10}   {'engine, sequential transforms':>30}")
     diffs, seq_diffs = [], []
+    def layer_mean(runs, i):
+        return statistics.mean(o[j] for o in runs for j in range(i, n, len(layers)))
     for i, name in enumerate(layers):
-        e, n = statistics.mean(o[i] for o in e_obj), statistics.mean(o[i] for o in n_obj)
-        q = statistics.mean(o[i] for o in seq_obj)
-        diffs.append((e - n) / abs(n))
-        seq_diffs.append((q - n) / abs(n))
-        print(f"  {name:<8} {e:12.1f} {n:12.1f} {diffs[-1]:+10.2%}   {q:18.1f} {seq_diffs[-1]:+10.2%}")
+        e, nv, q = layer_mean(e_obj, i), layer_mean(n_obj, i), layer_mean(seq_obj, i)
+        diffs.append((e - nv) / abs(nv))
+        seq_diffs.append((q - nv) / abs(nv))
+        print(f"  {name:<8} {e:12.1f} {nv:12.1f} {diffs[-1]:+10.2%}   {q:18.1f} {seq_diffs[-1]:+10.2%}")
     for label, runs in (("engine", e_obj), ("engine with sequential transforms", seq_obj)):
-        d = [(o[i] - n[i]) / abs(n[i]) for o, n in zip(runs, n_obj) for i in range(len(layers))]
+        d = [(o[i] - b[i]) / abs(b[i]) for o, b in zip(runs, n_obj) for i in range(n)]
         se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
         print(f"  {label} vs naive, all layers and rounds: mean relative difference {statistics.mean(d):+.2%} "
               f"± {se:.2%} (standard error)")
@@ -269,24 +290,24 @@ def main() -> None:
     # Count useful FLOPs: no zero-padded kernels, no fused ops the counter does not know, and one stream (the
     # counter sees only its own thread).
     plain = prepare_model(base, "cpu", "fp32", same_padding=False, relu6=False)
-    e_flops = count_flops(lambda: engine_run(plain, photo, layers, 1, 0, "fp32", streams=1)) / len(layers)
+    e_flops = count_flops(lambda: engine_run(plain, photos, layers, 1, 0, "fp32", streams=1)) / n
     frozen = load_model(args.model)
-    n_flops = count_flops(lambda: naive_run(frozen, photo, layers, 1, 0)) / len(layers)
+    n_flops = count_flops(lambda: naive_run(frozen, photos[:1], layers, 1, 0)) / len(layers)
     print(f"\nFLOPs per caricature-step: engine {e_flops / 1e9:.2f} G (truncated, rows dropped), naive "
           f"{n_flops / 1e9:.2f} G (full network, not counting its wasted weight gradients)")
     print(f"achieved: engine {e_flops * e_rate / 1e9:.1f} GFLOP/s ({e_flops * e_rate / 1e9 / peak:.0%} of "
           f"matmul peak), naive {n_flops * n_rate / 1e9:.1f} GFLOP/s ({n_flops * n_rate / 1e9 / peak:.0%})")
     ttq = None
     if args.time_to_quality:
-        ttq = time_to_quality(base, exact, naive_model, photo, layers, args.rounds, args.recipe, precision)
+        ttq = time_to_quality(base, exact, naive_model, photos, layers, args.rounds, args.recipe, precision)
     print(f"\nsummary: throughput {e_rate / n_rate:.1f}× the naive port ({e_rate:.1f} caricature-steps/s); "
           + (f"time to quality {ttq:.1f}×" if ttq else "time to quality not measured (--time-to-quality)"
              if not args.time_to_quality else "time to quality: the engine never reached the naive objective"))
     if args.ablation:
-        ablation(base, photo, layers, args.steps, args.rounds, precision)
+        ablation(base, photos, layers, args.steps, args.rounds, precision)
 
 
-def ablation(base, photo, layers, steps, rounds, precision) -> None:
+def ablation(base, photos, layers, steps, rounds, precision) -> None:
     """Time the engine with one optimization off at a time (interleaved with the full engine)."""
     variants = {
         "full engine": {"model": prepare_model(base, "cpu", precision)},
@@ -304,12 +325,13 @@ def ablation(base, photo, layers, steps, rounds, precision) -> None:
     for r in range(rounds):
         for name, v in variants.items():
             kw = {k: v[k] for k in ("drop_rows", "transforms_fast", "streams") if k in v}
-            times[name].append(engine_run(v["model"], photo, layers, steps, r, v.get("precision", precision),
+            times[name].append(engine_run(v["model"], photos, layers, steps, r, v.get("precision", precision),
                                           **kw)[0])
     print("\nablation (caricature-steps/s, median of interleaved rounds):")
-    full = len(layers) * steps / statistics.median(times["full engine"])
+    cs = len(photos) * len(layers) * steps
+    full = cs / statistics.median(times["full engine"])
     for name, t in times.items():
-        rate = len(layers) * steps / statistics.median(t)
+        rate = cs / statistics.median(t)
         print(f"  {name:<24} {rate:6.2f}  ({full / rate:.2f}× slower than full)" if name != "full engine"
               else f"  {name:<24} {rate:6.2f}")
     base_env = {**os.environ, "CARICATURES_NO_REEXEC": "1"}
@@ -320,7 +342,8 @@ def ablation(base, photo, layers, steps, rounds, precision) -> None:
     for _ in range(rounds):
         for label, env in envs.items():
             out = subprocess.run([sys.executable, __file__, "--engine-only", "--steps", str(steps), "--rounds",
-                                  "1"], env=env, capture_output=True, text=True, check=True).stdout
+                                  "1", "--photos", str(len(photos))],
+                                 env=env, capture_output=True, text=True, check=True).stdout
             rates[label].append(float(out.split()[-1]))
     print("  separate processes (median of interleaved rounds): " + ", ".join(
         f"{label} {statistics.median(r):.2f}" for label, r in rates.items()))
