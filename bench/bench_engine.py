@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from generate.caricature import TRANSFORM_SEED_OFFSET
+from generate.caricature import TRANSFORM_SEED_OFFSET, caricature_row
 from generate.images import load_photo
 from generate.metrics import evaluate
 from generate.models import load_model
@@ -126,9 +126,9 @@ def _timed(fn) -> float:
 
 
 def caricature_objective(n_photos: int, layers) -> Objective:
-    """dot_compare of image p·L + i (row P + p·L + i of the logical batch) at layer i against photo p."""
+    """dot_compare of each photo's caricature at each layer against that photo, rows as in make_caricatures."""
     return Objective([t for p in range(n_photos) for i, n in enumerate(layers)
-                      for t in dot_compare(n, n_photos + p * len(layers) + i, p).terms])
+                      for t in dot_compare(n, caricature_row(p, i, n_photos, len(layers)), p).terms])
 
 
 def engine_run(model, photos, layers, steps, seed, precision="auto", transforms_fast=True, drop_rows=True,

@@ -87,6 +87,12 @@ def _attributions(model: Model, photo: torch.Tensor, layers: list[str], target: 
     return attribute(model, photo, layers, target)
 
 
+def caricature_row(photo: int, layer: int, n_photos: int, n_layers: int) -> int:
+    """Return the row of photo `photo`'s caricature at its `layer`-th layer in the logical batch
+    `[photos…, photo 0's caricatures…, photo 1's…]`."""
+    return n_photos + photo * n_layers + layer
+
+
 def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor], layers: Sequence[str],
                      settings: Settings | None = None, *, device: str | None = None, precision: str = "auto",
                      progress: Progress | None = None, groups: Sequence[int] | None = None,
@@ -126,7 +132,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     terms = []
     for p in range(n_photos):
         for i, name in enumerate(layers):
-            row = n_photos + p * n_layers + i
+            row = caricature_row(p, i, n_photos, n_layers)
             terms.append(make(name, row, p, s.cossim_pow) if attrs is None
                          else make_attr(name, attrs[p][name], row, p, s.cossim_pow))
     total = Objective([t for o in terms for t in o.terms])
@@ -144,7 +150,7 @@ def make_caricatures(model: Model, photos: torch.Tensor | Sequence[torch.Tensor]
     values, acts = evaluate(exact, total, images, batch)
     counts = [len(o.terms) for o in terms]
     values, history = _per_caricature(np.array(values)[None], counts)[0].tolist(), _per_caricature(run.history, counts)
-    metrics = [[{**compare(acts[name][n_photos + p * n_layers + i], acts[name][p]),
+    metrics = [[{**compare(acts[name][caricature_row(p, i, n_photos, n_layers)], acts[name][p]),
                  "objective": values[p * n_layers + i]} for i, name in enumerate(layers)]
                for p in range(n_photos)]
     maps = None
