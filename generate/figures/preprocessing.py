@@ -122,6 +122,10 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                                             for d in p["depths"]])) for k in models},
                "cosine_by_depth": {k: {d: float(np.mean([cells[ph][d][k]["metrics"]["cosine"] for ph in cells]))
                                        for d in p["depths"]} for k in models},
+               # how much less the wrong preprocessing's caricatures point the photo's way, at the late depth
+               "late_cosine_drop": {k: float(np.mean([cells[ph]["late"][k]["metrics"]["cosine"]
+                                                      - cells[ph]["late"][f"{k}-wrong"]["metrics"]["cosine"]
+                                                      for ph in cells])) for k in right},
                "in_right_by_depth": {k: {d: float(np.mean([cells[ph][d][k]["metrics"]["in_right"] for ph in cells]))
                                          for d in p["depths"]} for k in models}}
     data = {"option_label": "Network · preprocessing", "layer_label": "Depth", "arrange": "row",
