@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from generate.runtime import ensure_malloc_env
+from caricatures.runtime import ensure_malloc_env
 from sitegen.config import parse_args
 from sitegen.errors import BuildError
 from sitegen.pipeline import build, show_plan

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from generate.runs import cpu_name  # after the path is set
+from sitegen.runs import cpu_name  # after the path is set
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"single": ["--jobs", "1", "--threads", str(os.cpu_count() or 1)], "default": []}

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generate.runtime import ensure_malloc_env
+from caricatures.runtime import ensure_malloc_env
 
 if __name__ == "__main__":
     ensure_malloc_env()
@@ -42,15 +42,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from generate.caricature import TRANSFORM_SEED_OFFSET, caricature_row
-from generate.images import load_photo
-from generate.metrics import evaluate
-from generate.models import load_model
-from generate.objectives import Objective, dot_compare
-from generate.param import image_param
-from generate.prepare import prepare_model, resolve_precision
-from generate.render import optimize
-from generate.transforms import build_transforms
+from caricatures.images import load_photo
+from caricatures.make import TRANSFORM_SEED_OFFSET, caricature_row
+from caricatures.metrics import evaluate
+from caricatures.models import load_model
+from caricatures.objectives import Objective, dot_compare
+from caricatures.param import image_param
+from caricatures.prepare import prepare_model, resolve_precision
+from caricatures.render import optimize
+from caricatures.transforms import build_transforms
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 PHOTOS = ["objects/coffee.jpg", "animals/cat.jpg", "animals/owl.jpg", "animals/koala.jpg", "objects/astronaut.jpg",
@@ -173,7 +173,7 @@ def time_to_quality(base, exact, naive_model, photos, layers, rounds: int, recip
                     naive_steps: int = 512, max_steps: int = 1024, every: int = 16) -> None:
     """Print, per round, the naive port's seconds for `naive_steps` and the engine's seconds to reach its
     objective (mean ratio over layers ≥ 1); return the median ratio of the two (None if never reached)."""
-    from generate.caricature import make_caricatures
+    from caricatures.make import make_caricatures
     print(f"\ntime to quality: naive port {naive_steps} steps vs the engine (recipe {recipe!r}) until its "
           f"objective reaches the naive one (mean over {len(photos)} photo(s) × {len(layers)} layers), "
           f"{photos.shape[-1]} px")

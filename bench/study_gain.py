@@ -24,15 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generate.runtime import ensure_malloc_env
+from caricatures.runtime import ensure_malloc_env
 
 if __name__ == "__main__":
     ensure_malloc_env()
 
-import generate
-from generate.files import write_json
-from generate.images import load_photo
-from generate.models import load_model
+import caricatures
+from caricatures.files import write_json
+from caricatures.images import load_photo
+from caricatures.models import load_model
 
 THRESHOLD = 0.9     # share of (photo, layer) pairs whose gain must exceed 1
 
@@ -55,7 +55,7 @@ def out_dir(base: Path, settings: dict) -> Path:
 
 
 def run_chunk(model, photos: list[str], layers: list[str], settings: dict) -> dict:
-    from generate.caricature import make_caricatures
+    from caricatures.make import make_caricatures
     t0 = time.perf_counter()
     result = make_caricatures(model, [load_photo(ROOT / p, settings["size"]) for p in photos], layers,
                               steps=settings["steps"], seed=settings["seed"], size=settings["size"],
@@ -120,14 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "study-gain")
     ap.add_argument("--summary", action="store_true", help="only print what has been computed")
-    ap.add_argument("--engine", default=generate.ENGINE_VERSION,
+    ap.add_argument("--engine", default=caricatures.ENGINE_VERSION,
                     help="with --summary: read the results of another engine version (default: this one's)")
     ap.add_argument("--reverse", action="store_true",
                     help="take the chunks from the last: a second process run this way uses another core and "
                          "meets the first one in the middle")
     args = ap.parse_args(argv)
-    if args.engine != generate.ENGINE_VERSION and not args.summary:
-        raise SystemExit(f"study_gain: this checkout is engine {generate.ENGINE_VERSION}; --engine "
+    if args.engine != caricatures.ENGINE_VERSION and not args.summary:
+        raise SystemExit(f"study_gain: this checkout is engine {caricatures.ENGINE_VERSION}; --engine "
                          f"{args.engine} only goes with --summary (it cannot compute with another engine)")
 
     model = load_model(args.model)

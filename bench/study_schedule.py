@@ -6,7 +6,7 @@
     .venv/bin/python bench/study_schedule.py --summary               # the table of what has been computed
 
 For each photo it makes the reference (recipe "lucid", --ref-steps, seed fixed) and each candidate
-(`RECIPE@STEPS`, default every recipe of generate/schedule.py at --steps, "lucid" among them as the
+(`RECIPE@STEPS`, default every recipe of caricatures/schedule.py at --steps, "lucid" among them as the
 constant-rate baseline), one caricature per layer, and records each pair's `objective` (lucid's dot_compare
 on the un-transformed images), `cosine` and `gain`. The summary gives per candidate and layer the mean
 reference and candidate objective and gain, the mean ratio to the reference, and the share of pairs whose
@@ -29,16 +29,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generate.runtime import ensure_malloc_env
+from caricatures.runtime import ensure_malloc_env
 
 if __name__ == "__main__":
     ensure_malloc_env()
 
-import generate
-from generate.files import write_json
-from generate.images import load_photo
-from generate.models import load_model
-from generate.schedule import RECIPES
+import caricatures
+from caricatures.files import write_json
+from caricatures.images import load_photo
+from caricatures.models import load_model
+from caricatures.schedule import RECIPES
 
 REACHED = 0.95     # a candidate pair "reaches" the reference at this share of its objective and gain
 REFERENCE = "reference"
@@ -70,7 +70,7 @@ def out_dir(base: Path, settings: dict) -> Path:
 
 def run_one(model, photo: str, layers: list[str], recipe: str, steps: int, settings: dict) -> dict:
     """Return layer → metrics of one photo's caricatures by `recipe` in `steps` steps, and the seconds."""
-    from generate.caricature import make_caricatures
+    from caricatures.make import make_caricatures
     t0 = time.perf_counter()
     result = make_caricatures(model, [load_photo(ROOT / photo, settings["size"])], layers, steps=steps,
                               seed=settings["seed"], size=settings["size"], device=settings["device"],
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         model.layer(name)
     photos = spread_photos(args.photos)
     size = args.size or model.input_size
-    settings = {"engine": generate.ENGINE_VERSION, "model": args.model, "layers": layers, "size": size,
+    settings = {"engine": caricatures.ENGINE_VERSION, "model": args.model, "layers": layers, "size": size,
                 "seed": args.seed, "device": args.device, "ref_steps": args.ref_steps}
     folder = out_dir(args.out, settings)
     folder.mkdir(parents=True, exist_ok=True)

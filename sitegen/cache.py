@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from generate.files import sha256_file, write_atomic, write_dir
+from caricatures.files import sha256_file, write_atomic, write_dir
 
 log = logging.getLogger("build")
 MANIFEST = "MANIFEST.json"

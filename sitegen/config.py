@@ -14,7 +14,7 @@ class BuildConfig:
 
     root: Path = ROOT                                 # figure inputs are relative to this
     article: Path = ROOT / "article"                  # index.md + references.bib
-    figures: Path = ROOT / "generate" / "figures"     # one <id>.py per figure
+    figures: Path = ROOT / "figures"     # one <id>.py per figure
     templates: Path = ROOT / "templates"
     assets: Path = ROOT / "assets"
     credits: Path = ROOT / "images" / "credits.json"
@@ -42,7 +42,7 @@ Build the caricatures article into a self-contained static site.
 
 Reads article/index.md (YAML front matter + Markdown, rendered through Jinja first so the text can use
 figure numbers: {{ "%.2f"|format(fig.<id>.metrics.<name>) }}), article/references.bib, the figure
-scripts generate/figures/<id>.py, templates/ and assets/; regenerates only the figures whose spec, script,
+scripts figures/<id>.py, templates/ and assets/; regenerates only the figures whose spec, script,
 inputs or engine version changed (cached under .cache/); writes public/index.html, which works from
 file:// and makes no request outside public/.  Bad input stops the build with one line naming the
 file:line or figure and exit code 2, leaving the previous public/ as it was.

@@ -19,9 +19,9 @@ import queue
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from generate.files import ROOT
-from generate.runs import Run, Where, checkpoint_arrays, execute_pack, ship
-from generate.runtime import MALLOC_ENV
+from caricatures.runtime import MALLOC_ENV
+from sitegen import ROOT
+from sitegen.runs import Run, Where, checkpoint_arrays, execute_pack, ship
 
 log = logging.getLogger("build")
 REPORT_EVERY_S = 1.0

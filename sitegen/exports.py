@@ -1,7 +1,7 @@
 """Build step: the files a figure loads only when the reader asks for them, written as scripts.
 
 A figure asks in its data: `data["exports"] = {"model": name, "photos": {key: path}, "photo_size": 224}`.
-The model's weights (generate/web_export.py: BatchNorm folded, float16, one script per part) are exported
+The model's weights (sitegen/web_export.py: BatchNorm folded, float16, one script per part) are exported
 once per weights digest and exporter source into the cache (.cache/exports/) and copied into the site under
 models/<name>/; each photo becomes figures/<id>/photo-<key>.js. Figures without `exports` cost nothing here, and
 torch is imported only when one has them.
@@ -22,7 +22,7 @@ def export_payloads(site, config) -> None:
         exports = (index.get("data") or {}).get("exports") if not index.get("missing") else None
         if not exports:
             continue
-        from generate import web_export
+        from sitegen import web_export
 
         name = exports.get("model")
         if name:

@@ -17,14 +17,14 @@ from types import ModuleType
 
 import numpy as np
 
-import generate
-from generate import figure as contract
-from generate.figure import FigureConfig, FigureResult, FigureSpec, cache_key, pack_sprites
-from generate.files import write_atomic, write_json
-from generate.runs import Run, Where
+import caricatures
+from caricatures.files import write_atomic, write_json
+from sitegen import contract
 from sitegen.cache import entry_dir, write_entry
 from sitegen.config import BuildConfig
+from sitegen.contract import FigureConfig, FigureResult, FigureSpec, cache_key, pack_sprites
 from sitegen.errors import BuildError, display_path
+from sitegen.runs import Run, Where
 
 PACKAGES = {"torch": "torch", "numpy": "numpy", "pillow": "pillow"}
 
@@ -51,7 +51,7 @@ class FigureScript:
                              script_line(e, self.path)) from None
         bad = [r for r in runs if not isinstance(r, Run)]
         if bad:
-            raise BuildError(f"figure {self.id!r}: runs(spec) must return generate.runs.Run objects, got "
+            raise BuildError(f"figure {self.id!r}: runs(spec) must return sitegen.runs.Run objects, got "
                              f"{type(bad[0]).__name__}", self.path)
         return runs
 
@@ -167,7 +167,7 @@ def make_entry(script: FigureScript, config: BuildConfig, where: Where) -> Path:
                       "models": notes.pop("models", {}), "packages": package_versions(), **where.describe(),
                       "wall_time_s": round(wall + sum(r["provenance"]["seconds"] for r in runs), 3),
                       "assemble_s": round(wall, 3),
-                      "content_hash": h.hexdigest(), "engine_version": generate.ENGINE_VERSION,
+                      "content_hash": h.hexdigest(), "engine_version": caricatures.ENGINE_VERSION,
                       "quick": script.quick, "generated": datetime.now(UTC).isoformat(timespec="seconds"),
                       "runs": runs, "notes": notes}
         index = {"id": spec.id, "view": spec.view, "title": spec.title, "caption": spec.caption,

@@ -20,8 +20,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generate.runs import Where, resolve_where
-from generate.runstore import RunStore
 from sitegen import cache, citations, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
@@ -30,6 +28,8 @@ from sitegen.exports import export_payloads
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
 from sitegen.runner import Plan, execute_plan, measure_speed, plan_runs, plan_table
+from sitegen.runs import Where, resolve_where
+from sitegen.runstore import RunStore
 
 log = logging.getLogger("build")
 

@@ -24,11 +24,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generate.files import write_atomic
-from generate.runs import ParentPending, Run, Where, pack_key, resolve, run_key
-from generate.runstore import RunStore
+from caricatures.files import write_atomic
 from sitegen.errors import BuildError, display_path
 from sitegen.figures import FigureScript
+from sitegen.runs import ParentPending, Run, Where, pack_key, resolve, run_key
+from sitegen.runstore import RunStore
 
 log = logging.getLogger("build")
 ATTEMPTS = 3    # a run whose worker dies is tried this many times
@@ -135,7 +135,7 @@ def run_cost(run: Run, speed: Speed) -> float:
 
 
 def _input_size(name: str) -> int:
-    from generate.models import efficientnet_lite, mobilenet_v2
+    from caricatures.models import efficientnet_lite, mobilenet_v2
     return efficientnet_lite.VARIANTS[name][2] if name in efficientnet_lite.VARIANTS else mobilenet_v2.INPUT_SIZE
 
 
@@ -285,7 +285,7 @@ def measure_speed(where: Where, cache: Path) -> Speed:
     `cache`/speed.json."""
     import json
 
-    from generate.runs import ModelRef, caricature, cpu_name, finetune
+    from sitegen.runs import ModelRef, caricature, cpu_name, finetune
     path = cache / "speed.json"
     ident = f"{cpu_name()}|{where.describe()}"
     try:
@@ -308,7 +308,7 @@ def measure_speed(where: Where, cache: Path) -> Speed:
 
 def _rate(run: Run, where: Where) -> float:
     """Return the run's work done per second, leaving out its first steps (allocation, first touch)."""
-    from generate.runs import execute
+    from sitegen.runs import execute
     stamps: list[tuple[float, float]] = []
     execute(run, where, lambda done: stamps.append((time.perf_counter(), done)))
     (t0, d0), (t1, d1) = stamps[2], stamps[-2]   # nor the last one (a fine-tune's checkpoint and test)

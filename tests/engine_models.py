@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from generate.models.base import Layer, Model
+from caricatures.models.base import Layer, Model
 
 
 class ConvBNAct(nn.Sequential):

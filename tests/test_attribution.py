@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.attribution import (
+from caricatures.attribution import (
     attribute,
     attribution_map,
     iterated_attribution,

@@ -1,4 +1,4 @@
-"""Part 2's figure helpers (generate/figures/_attribution.py) against hand-computed values."""
+"""Part 2's figure helpers (figures/_attribution.py) against hand-computed values."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.figures import _attribution as fa
+from figures import _attribution as fa
 
 
 def test_colormap_hits_its_stops_and_interpolates_between_them():
@@ -82,7 +82,7 @@ def test_class_targets_are_a_logit_or_a_difference_of_two():
 def test_remedy_runs_and_table():
     """Every photo's top class gets one run per remedy at the remedy layers with that remedy's settings, and the
     table holds each objective's numbers under its column."""
-    from generate.figures import attribution_classes as ac
+    from figures import attribution_classes as ac
 
     spec = ac.SPEC.resolved(True)
     remedy = [r for r in ac.runs(spec) if r.layers == tuple(spec.params["remedy_layers"])]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from generate.attribution import logit
-from generate.caricature import make_caricatures, visualize_channel
-from generate.objectives import objective
+from caricatures.attribution import logit
+from caricatures.make import make_caricatures, visualize_channel
+from caricatures.objectives import objective
 from tests.engine_models import tiny_model
 
 
@@ -89,8 +89,8 @@ def test_bad_arguments():
 
 @pytest.mark.slow
 def test_lite0_caricature_objective_rises_and_gain_exceeds_one():
-    from generate.images import load_photo
-    from generate.models import load_model
+    from caricatures.images import load_photo
+    from caricatures.models import load_model
     photo = load_photo("images/animals/panda.jpg", 112)
     r = make_caricatures(load_model("efficientnet_lite0"), photo, ["block7"], steps=160, size=112, seed=1)
     first, last = r.history[:8, 0, 0].mean(), r.history[-8:, 0, 0].mean()

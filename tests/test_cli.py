@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generate.cli import main
+from caricatures.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = str(ROOT / "images/animals/panda.jpg")
@@ -60,7 +60,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, tiny_png, capsys):
 
 
 def test_interrupt_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, capsys, monkeypatch):
-    import generate.caricature
+    import caricatures.make
 
     out = tmp_path / "run"
     out.mkdir()
@@ -68,7 +68,7 @@ def test_interrupt_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, cap
 
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(generate.caricature, "make_caricatures", interrupted)
+    monkeypatch.setattr(caricatures.make, "make_caricatures", interrupted)
     code = main(["caricature", PHOTO, "--steps", "1", "--size", "32", "--out", str(out)])
     assert code == 130
     assert capsys.readouterr().err == "interrupted; no new results written\n"
@@ -77,7 +77,7 @@ def test_interrupt_is_one_line_exit_130_and_keeps_the_previous_run(tmp_path, cap
 
 
 def test_bf16_refused_where_the_cpu_lacks_it(tmp_path, capsys):
-    from generate.prepare import bf16_supported
+    from caricatures.prepare import bf16_supported
     if bf16_supported("cpu"):
         pytest.skip("this CPU has native bf16")
     assert main(["caricature", PHOTO, "--out", str(tmp_path / "o"), "--precision", "bf16"]) == 2
@@ -143,11 +143,11 @@ def test_recipe_is_followed_and_recorded(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_models_lists_layers_through_python_m(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "generate", "models"], cwd=ROOT, capture_output=True, text=True, check=False,
+    proc = subprocess.run([sys.executable, "-m", "caricatures", "models"], cwd=ROOT, capture_output=True, text=True, check=False,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2", "block7.branch"):
         assert name in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "generate", "caricature", "nope.jpg", "--out", str(tmp_path / "o")],
+    bad = subprocess.run([sys.executable, "-m", "caricatures", "caricature", "nope.jpg", "--out", str(tmp_path / "o")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and not (tmp_path / "o").exists()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generate.figure import FigureConfig, FigureSpec, cache_key, pack_sprites, run_standalone
-from generate.figure import tile_uint8 as to_uint8
+from sitegen.contract import FigureConfig, FigureSpec, cache_key, pack_sprites, run_standalone
+from sitegen.contract import tile_uint8 as to_uint8
 
 
 def _spec(**kw) -> FigureSpec:
@@ -136,11 +136,11 @@ def test_cache_key_changes_with_what_shapes_the_figure_and_nothing_else(tmp_path
 
 
 def test_cache_key_follows_the_engine_version_by_default(monkeypatch, tmp_path):
-    import generate
+    import caricatures
 
     spec = _spec(inputs=())
     before = cache_key(spec, "x", tmp_path)
-    monkeypatch.setattr(generate, "ENGINE_VERSION", generate.ENGINE_VERSION + ".1")
+    monkeypatch.setattr(caricatures, "ENGINE_VERSION", caricatures.ENGINE_VERSION + ".1")
     assert cache_key(spec, "x", tmp_path) != before
 
 

@@ -16,7 +16,7 @@ STEPS, SIZE = 512, 224
 
 
 def full_runs():
-    config = BuildConfig(article=ROOT / "article", figures=ROOT / "generate" / "figures", quick=False)
+    config = BuildConfig(article=ROOT / "article", figures=ROOT / "figures", quick=False)
     for script in discover(replace(config, jobs=0)).values():
         for run in script.runs():
             if run.kind in ("caricature", "channel"):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from generate import images
-from generate.images import PhotoError, imagenet_classes, load_photo, photo_credits
+from caricatures import images
+from caricatures.images import PhotoError, imagenet_classes, load_photo, photo_credits
 
 RED, WHITE = (1.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 

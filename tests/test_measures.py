@@ -1,4 +1,4 @@
-"""Tests for generate/figures/_measures.py against hand-computed values (no real model)."""
+"""Tests for figures/_measures.py against hand-computed values (no real model)."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from torch import nn
 
-from generate.figures import _measures as M
-from generate.models.base import Layer, Model
+from caricatures.models.base import Layer, Model
+from figures import _measures as M
 
 
 def identity_model() -> Model:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from generate.metrics import compare, evaluate
-from generate.objectives import dot_compare
+from caricatures.metrics import compare, evaluate
+from caricatures.objectives import dot_compare
 from tests.engine_models import tiny_model
 
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from generate import models
-from generate.images import load_photo
-from generate.models import fold_batchnorm, list_models, load_model
+from caricatures import models
+from caricatures.images import load_photo
+from caricatures.models import fold_batchnorm, list_models, load_model
 
 LITES = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.objectives import (
+from caricatures.objectives import (
     Rows,
     attribution_accent,
     attribution_dot,

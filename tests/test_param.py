@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.param import color_matrix, fft_image, freq_scale, image_param, pixel_image, to_rgb
+from caricatures.param import color_matrix, fft_image, freq_scale, image_param, pixel_image, to_rgb
 
 LUCID = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 

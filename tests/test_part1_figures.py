@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generate.figures.randomization import cascade
+from figures.randomization import cascade
 
 STAGES = ["stem", "block0", "block1", "block2", "head", "logits"]
 
@@ -24,7 +24,7 @@ def test_cascade_can_stop_early():
 
 
 def test_model_transfer_groups_average_the_right_pairs():
-    from generate.figures.models import transfer_summary
+    from figures.models import transfer_summary
 
     keys = ["lite0", "lite1", "lite2", "mnv2", "random"]
     rel = np.arange(25, dtype=float).reshape(5, 5)          # rel[a, b] = 5a + b
@@ -35,7 +35,7 @@ def test_model_transfer_groups_average_the_right_pairs():
 
 
 def test_chunk_of_cuts_fixed_batches_from_the_start():
-    from generate.figures._runs import chunk_of
+    from figures._runs import chunk_of
 
     photos = ["a", "b", "c", "d", "e", "f", "g"]
     assert chunk_of(photos, "a", 3) == ("a", "b", "c")
@@ -45,7 +45,7 @@ def test_chunk_of_cuts_fixed_batches_from_the_start():
 
 
 def test_photo_labels_read_as_names():
-    from generate.figures._common import all_photos, photo_label
+    from figures._common import all_photos, photo_label
     labels = {p: photo_label(p) for p in all_photos()}
     assert labels["images/places/statueofliberty.jpg"] == "Statue of Liberty"
     assert labels["images/animals/panda.jpg"] == "Panda"
@@ -65,8 +65,8 @@ def test_photo_labels_read_as_names():
 def test_seed_spread_measures_ranges_and_agreement_between_seeds():
     """With fake run results: seeds with the same images agree fully and give the hand-computed metric ranges; a
     seed whose images are the negatives of seed 0's has pixel correlation -1 with them."""
-    from generate.figure import FigureSpec
-    from generate.figures import _runs
+    from figures import _runs
+    from sitegen.contract import FigureSpec
 
     images = np.random.default_rng(0).integers(0, 256, (2, 2, 32, 32, 3), dtype=np.uint8)  # photo, layer
     metrics = {0: (0.5, 1.0), 1: (0.7, 1.5), 2: (0.6, 1.2)}                              # seed → cos, gain
@@ -97,10 +97,11 @@ def test_seed_spread_measures_ranges_and_agreement_between_seeds():
 
 
 def test_travel_cosines_are_one_for_the_photo_itself_and_lower_for_another():
-    from generate.figures._common import model_for
-    from generate.figures.travel import cosines
-    from generate.files import ROOT, to_uint8
-    from generate.images import load_photo
+    from caricatures.files import to_uint8
+    from caricatures.images import load_photo
+    from figures._common import model_for
+    from figures.travel import cosines
+    from sitegen import ROOT
 
     photo, other = (to_uint8(load_photo(ROOT / p, 64).permute(1, 2, 0).numpy())
                     for p in ("images/animals/panda.jpg", "images/objects/coffee.jpg"))
@@ -113,7 +114,7 @@ def test_travel_cosines_are_one_for_the_photo_itself_and_lower_for_another():
 def test_the_random_networks_caricatures_use_the_scale_invariant_objective_beside_the_plain_dot():
     """In models and debugging, the random network's shown caricatures name dot_compare_scaled; the trained
     networks' do not (the default dot); each photo also has the random network's plain-dot run, for the text."""
-    from generate.figures import debugging, models
+    from figures import debugging, models
 
     for script in (models, debugging):
         spec = script.SPEC.resolved(True)

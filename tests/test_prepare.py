@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generate.forward import Runner
-from generate.prepare import (
+from caricatures.forward import Runner
+from caricatures.prepare import (
     _FrozenConv,
     bf16_supported,
     patch_convs,
@@ -85,7 +85,7 @@ def test_resolve_precision():
 @pytest.mark.parametrize("size", [14, 15, 56, 57])
 @pytest.mark.parametrize("k,groups,split", [(3, 6, False), (5, 6, False), (3, 1, False), (3, 6, True), (5, 6, True)])
 def test_same_padding_in_the_conv_is_exact(size, k, groups, split):
-    from generate.models.efficientnet_lite import SameConv2d
+    from caricatures.models.efficientnet_lite import SameConv2d
     conv = SameConv2d(6, 6, k, 2, groups=groups)
     x = torch.randn(2, 6, size, size + 1)
     want = conv(x)
@@ -98,7 +98,7 @@ def test_same_padding_in_the_conv_is_exact(size, k, groups, split):
 
 @pytest.mark.slow
 def test_prepared_lite0_matches_the_zoo_model():
-    from generate.models import load_model
+    from caricatures.models import load_model
     model = load_model("efficientnet_lite0")
     x = torch.rand(2, 3, 64, 64)
     layers = ["stem", "block1", "block3", "block6.branch", "block11", "logits"]
@@ -123,8 +123,8 @@ def test_fused_relu6_is_bit_identical(make, precision):
     if make == "tiny":
         model = tiny_model()
     else:  # EfficientNet's blocks declare their conv → ReLU6 pairs instead of being Sequentials
-        from generate.models.common import ConvBNAct
-        from generate.models.efficientnet_lite import MBConv, SameConv2d
+        from caricatures.models.common import ConvBNAct
+        from caricatures.models.efficientnet_lite import MBConv, SameConv2d
         torch.manual_seed(0)
         stages = nn.ModuleList([ConvBNAct(SameConv2d(3, 8, 3, 2), nn.BatchNorm2d(8)), MBConv(8, 8, 5, 1, 6),
                                 MBConv(8, 16, 3, 2, 6)])
@@ -158,7 +158,7 @@ def test_relu6_is_not_fused_where_it_cannot_be():
     for kw in unfused:
         assert prepare_model(model, **kw).meta["prepared"]["relu6_fused"] == 0, kw
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU6(), nn.Conv2d(4, 4, 1), nn.ReLU())
-    from generate.prepare import fuse_relu6
+    from caricatures.prepare import fuse_relu6
     assert fuse_relu6(net) == 0  # a BatchNorm between conv and ReLU6, and a plain ReLU: left alone
     dilated = nn.Sequential(nn.Conv2d(3, 4, 3, dilation=2), nn.ReLU6()).eval().requires_grad_(False)
     x = torch.randn(1, 3, 9, 9) * 20

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.figures._measures import pixel_correlation, spread_over_seeds
-from generate.objectives import (
+from caricatures.objectives import (
     accentuation,
     caricature_objective,
     dot_cossim,
@@ -13,7 +12,8 @@ from generate.objectives import (
     orthogonal_penalty,
     signed_pow,
 )
-from generate.param import from_images, from_rgb, image_param, maco_image, magnitude_of, to_rgb
+from caricatures.param import from_images, from_rgb, image_param, maco_image, magnitude_of, to_rgb
+from figures._measures import pixel_correlation, spread_over_seeds
 
 RNG = np.random.default_rng(3)
 
@@ -163,7 +163,7 @@ def test_pixel_correlation_and_spread_over_seeds_match_numpy():
 
 
 def test_runs_name_objectives_starts_and_maco_in_their_keys():
-    from generate.runs import ModelRef, Where, caricature, run_key
+    from sitegen.runs import ModelRef, Where, caricature, run_key
     model, photos, where = ModelRef("efficientnet_lite0"), ["images/animals/panda.jpg"], Where()
     plain = caricature(model, photos, ["block4"], steps=4)
     named = caricature(model, photos, ["block4"], steps=4, objective="dot_compare", init="noise")
@@ -186,9 +186,9 @@ def test_runs_name_objectives_starts_and_maco_in_their_keys():
 
 
 def test_make_caricatures_from_the_photo_sums_an_objectives_terms():
-    from generate.caricature import make_caricatures
-    from generate.figures._common import model_for
-    from generate.images import IMAGES_DIR, load_photo
+    from caricatures.images import IMAGES_DIR, load_photo
+    from caricatures.make import make_caricatures
+    from figures._common import model_for
     photo = load_photo(IMAGES_DIR / "animals/panda.jpg", 32)
     made = caricature_objective("accentuation", reg_layer="block0", weight=1.0)
     out = make_caricatures(model_for("efficientnet_lite0"), photo, ["block2"], steps=1, size=32, lr=1e-4,
@@ -201,8 +201,8 @@ def test_make_caricatures_from_the_photo_sums_an_objectives_terms():
 
 @pytest.mark.slow
 def test_the_quick_relatives_figure_has_every_variant_in_every_cell_and_its_measures(tmp_path):
-    from generate.figure import FigureConfig
-    from generate.figures import relatives
+    from figures import relatives
+    from sitegen.contract import FigureConfig
     spec = relatives.SPEC.resolved(True)
     result = relatives.make(spec, FigureConfig(quick=True, cache_dir=tmp_path, compute=True))
     data, metrics = result.data, result.metrics

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from generate.forward import Runner, plan_batch
-from generate.objectives import Objective, channel, dot_compare, objective
-from generate.param import image_param
-from generate.prepare import prepare_model
-from generate.render import optimize
-from generate.transforms import build_transforms
+from caricatures.forward import Runner, plan_batch
+from caricatures.objectives import Objective, channel, dot_compare, objective
+from caricatures.param import image_param
+from caricatures.prepare import prepare_model
+from caricatures.render import optimize
+from caricatures.transforms import build_transforms
 from tests.engine_models import tiny_model
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 import build as build_cli
-from generate.runs import Where
-from generate.runstore import RunStore
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError
 from sitegen.executors import InProcess
 from sitegen.figures import discover
 from sitegen.pipeline import build
 from sitegen.runner import Speed, execute_plan, makespan, measure_speed, plan_runs, run_cost
+from sitegen.runs import Where
+from sitegen.runstore import RunStore
 from tests.conftest import ROOT
 from tests.conftest import copy_site as copy_fixture
 
@@ -75,16 +75,16 @@ def test_assembling_figures_whose_runs_are_cached_performs_no_optimization_step(
 
     def forbidden(*a, **k):
         raise AssertionError("an optimization step ran while assembling")
-    import generate.caricature
-    import generate.render
-    monkeypatch.setattr(generate.render, "optimize", forbidden)
-    monkeypatch.setattr(generate.caricature, "optimize", forbidden)
+    import caricatures.make
+    import caricatures.render
+    monkeypatch.setattr(caricatures.render, "optimize", forbidden)
+    monkeypatch.setattr(caricatures.make, "optimize", forbidden)
     again = build(replace(config, force=True))
     assert sorted(again.regenerated) == ["pairs", "shared"] and len(again.plan.missing) == 0
     assert again.figures["pairs"]["provenance"]["content_hash"] == prov["content_hash"]
     monkeypatch.undo()
     with pytest.raises(BuildError, match="optimization step"):   # the guard itself bites
-        monkeypatch.setattr(generate.caricature, "optimize", forbidden)
+        monkeypatch.setattr(caricatures.make, "optimize", forbidden)
         build(replace(config, cache=tmp_path / "cold"))
 
 
@@ -203,7 +203,7 @@ def test_plan_lists_runs_and_estimates_without_building(tmp_path, capsys, monkey
 
 
 def test_run_cost_scales_by_area_and_model_and_times_fine_tunes_by_their_own_speed():
-    from generate.runs import ModelRef, caricature, finetune
+    from sitegen.runs import ModelRef, caricature, finetune
     speed = Speed(caricature=40.0, finetune=80.0)
     def car(size, model="efficientnet_lite0"):
         return caricature(ModelRef(model), ["images/animals/cat.jpg"], ["block1", "block2"], steps=200, size=size)

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-import generate
-from generate import runs as runs_mod
-from generate.runs import (
+import caricatures
+from sitegen import runs as runs_mod
+from sitegen.runs import (
     ModelRef,
     Where,
     attribution,
@@ -20,7 +20,7 @@ from generate.runs import (
     photo_view,
     run_key,
 )
-from generate.runstore import RunStore
+from sitegen.runstore import RunStore
 
 LITE0 = ModelRef("efficientnet_lite0")
 CAT, PANDA = "images/animals/cat.jpg", "images/animals/panda.jpg"
@@ -90,7 +90,7 @@ def test_photo_bytes_and_engine_version_change_the_key(tmp_path, monkeypatch):
     photo.write_bytes(photo.read_bytes() + b"\0")
     assert run_key(_run(), CPU) != before
     after = run_key(_run(), CPU)
-    monkeypatch.setattr(generate, "ENGINE_VERSION", generate.ENGINE_VERSION + ".1")
+    monkeypatch.setattr(caricatures, "ENGINE_VERSION", caricatures.ENGINE_VERSION + ".1")
     assert run_key(_run(), CPU) != after
 
 
@@ -146,7 +146,7 @@ def test_execute_each_kind_and_record_where_it_ran():
     assert arrays["original"].shape == (2, 32, 32, 3) and arrays["history"].shape == (3, 2, 2)
     assert arrays["cosine"].shape == arrays["gain"].shape == (2, 2)
     assert prov["device"] == "cpu" and prov["precision"] == "fp32" and prov["threads"] == 1
-    assert prov["seconds"] > 0 and prov["host"] and prov["engine_version"] == generate.ENGINE_VERSION
+    assert prov["seconds"] > 0 and prov["host"] and prov["engine_version"] == caricatures.ENGINE_VERSION
     one = photo_view(arrays, 1)
     assert one["images"].shape == (2, 32, 32, 3) and one["history"].shape == (3, 2)
     assert np.array_equal(one["images"], arrays["images"][1])
@@ -172,7 +172,7 @@ def test_execute_each_kind_and_record_where_it_ran():
 @pytest.mark.slow
 def test_packed_runs_give_each_run_its_own_pixels_and_numbers():
     """Two runs optimized as one batch: each gets what it gets alone (its own random start, same transforms)."""
-    from generate.runs import execute_pack
+    from sitegen.runs import execute_pack
     runs = [_run(photos=[CAT], layers=["block1", "block3"], settings={"attribution": "energy:block4"}),
             _run(photos=[PANDA, "images/objects/coffee.jpg"], layers=["block1", "block3"],
                  settings={"attribution": "energy:block4"})]

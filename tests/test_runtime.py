@@ -3,12 +3,12 @@ import os
 import subprocess
 import sys
 
-from generate.runtime import GUARD, MALLOC_ENV, missing_malloc_env
+from caricatures.runtime import GUARD, MALLOC_ENV, missing_malloc_env
 
 SCRIPT = """
 import os, sys
 sys.path.insert(0, {root!r})
-from generate.runtime import ensure_malloc_env
+from caricatures.runtime import ensure_malloc_env
 print("start", flush=True)
 ensure_malloc_env()
 print(os.environ.get("MALLOC_MMAP_THRESHOLD_"), os.environ.get("MALLOC_TOP_PAD_"), sys.argv[1:])

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from generate import schedule
-from generate.caricature import make_caricatures
-from generate.param import fft_image
-from generate.runs import ModelRef, Where, caricature, run_key
-from generate.schedule import Rates, Recipe, RowAdam, embed_spectrum, row_rates
+from caricatures import schedule
+from caricatures.make import make_caricatures
+from caricatures.param import fft_image
+from caricatures.schedule import Rates, Recipe, RowAdam, embed_spectrum, row_rates
+from sitegen.runs import ModelRef, Where, caricature, run_key
 from tests.engine_models import tiny_model
 from tests.test_render import LAYERS4, run
 

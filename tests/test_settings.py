@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from generate.attribution import logit
-from generate.caricature import make_caricatures
-from generate.objectives import attribution_accent, dot_compare
-from generate.runs import ModelRef, caricature, caricature_settings
-from generate.settings import Settings
+from caricatures.attribution import logit
+from caricatures.make import make_caricatures
+from caricatures.objectives import attribution_accent, dot_compare
+from caricatures.settings import Settings
+from sitegen.runs import ModelRef, caricature, caricature_settings
 from tests.engine_models import tiny_model
 
 BAD = [  # (fields, error type, what the message says)

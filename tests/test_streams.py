@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from generate.objectives import channel, objective
-from generate.param import image_param
-from generate.render import optimize, row_groups, to_numpy
-from generate.streams import SharedOriginals, Stopped
-from generate.transforms import build_transforms
+from caricatures.objectives import channel, objective
+from caricatures.param import image_param
+from caricatures.render import optimize, row_groups, to_numpy
+from caricatures.streams import SharedOriginals, Stopped
+from caricatures.transforms import build_transforms
 from tests.engine_models import tiny_model
 from tests.test_render import LAYERS4, caricature_objective, run
 

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from generate.datasets import (
+from caricatures.metrics import linear_cka
+from sitegen.datasets import (
     SYNTHETIC_CLASSES,
     class_names,
     dead_leaves,
@@ -20,9 +21,10 @@ from generate.datasets import (
     read_idx,
     synthetic_batch,
 )
-from generate.finetune import checkpoint_model, checkpoint_sha256
-from generate.metrics import linear_cka
-from generate.runs import (
+from sitegen.executors import InProcess
+from sitegen.finetune import checkpoint_model, checkpoint_sha256
+from sitegen.runner import Speed, execute_plan, plan_runs, plan_table
+from sitegen.runs import (
     ParentPending,
     Where,
     caricature,
@@ -33,9 +35,7 @@ from generate.runs import (
     resolve,
     run_key,
 )
-from generate.runstore import RunStore
-from sitegen.executors import InProcess
-from sitegen.runner import Speed, execute_plan, plan_runs, plan_table
+from sitegen.runstore import RunStore
 
 FP32 = Where("cpu", "fp32", 1)
 PHOTO = "images/animals/panda.jpg"
@@ -198,7 +198,7 @@ def test_a_plan_with_a_finetune_and_its_caricatures_computes_in_waves(tmp_path):
 
 
 def test_a_standalone_figure_computes_the_parent_first(tmp_path):
-    from generate.figure import FigureConfig
+    from sitegen.contract import FigureConfig
     parent = tiny_finetune()
     child = caricature(finetuned(parent, 2), [PHOTO], ["block1"], steps=2, size=32, seed=0)
     config = FigureConfig(cache_dir=tmp_path, where=FP32, compute=True)
@@ -211,7 +211,7 @@ def test_a_checkpoint_shipped_with_the_job_loads_where_the_run_cache_is_not(tmp_
     import queue
     import shutil
 
-    from generate import runs as runs_module
+    from sitegen import runs as runs_module
     from sitegen.executors import compute
     parent = tiny_finetune()
     store = RunStore(tmp_path / "runs")
@@ -233,7 +233,7 @@ def test_a_checkpoint_shipped_with_the_job_loads_where_the_run_cache_is_not(tmp_
 
 
 def test_the_drift_summary_the_text_quotes_is_computed_by_hand():
-    from generate.figures.training_drift import summarize
+    from figures.training_drift import summarize
     cka = {"a": {"s10": {"b0": 0.99, "b1": 0.95, "b2": 0.8}, "s100": {"b0": 0.98, "b1": 0.85, "b2": 0.6}},
            "b": {"s10": {"b0": 1.0, "b1": 0.99, "b2": 0.95}, "s100": {"b0": 0.99, "b1": 0.97, "b2": 0.9}}}
     out = summarize(cka, ["b0", "b1", "b2"], [10, 100])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from generate.transforms import (
+from caricatures.transforms import (
     PRESETS,
     Draw,
     Identity,

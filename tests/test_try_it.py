@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from generate import web_export
-from generate.figure import FigureConfig
-from generate.images import load_photo
-from generate.models import load_model
+from caricatures.images import load_photo
+from caricatures.models import load_model
+from sitegen import web_export
+from sitegen.contract import FigureConfig
 from sitegen.exports import export_payloads
 from sitegen.pipeline import Site
 from tests.conftest import ROOT, site_config
@@ -98,7 +98,7 @@ def test_export_key_follows_the_exporter_source(monkeypatch, tmp_path):
 
 
 def _figure():
-    from generate.figures import try_it
+    from figures import try_it
     return try_it
 
 

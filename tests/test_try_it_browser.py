@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from generate import web_export
-from generate.images import load_photo
-from generate.metrics import compare
-from generate.models import load_model
-from generate.param import fft_image
-from generate.transforms import PRESETS, Draw, apply_affine
+from caricatures.images import load_photo
+from caricatures.metrics import compare
+from caricatures.models import load_model
+from caricatures.param import fft_image
+from caricatures.transforms import PRESETS, Draw, apply_affine
+from sitegen import web_export
 from tests.conftest import ARTIFACTS, ROOT, _serve
 from tests.test_views import PHONE
 

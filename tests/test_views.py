@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generate.figure import FigureConfig
+from sitegen.contract import FigureConfig
 from tests.conftest import ARTIFACTS, ROOT, build_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -1,6 +1,6 @@
 /* attribution_classes: the classes view for one photo and layer at a time, with a photo strip and a layer switch.
 
-Data (generate/figures/attribution_classes.py): photos [{key, label, photo}], layers [{key, label}],
+Data (figures/attribution_classes.py): photos [{key, label, photo}], layers [{key, label}],
 panels {photoKey: {items: [classes-view items whose tile/attribution/metrics sit in cells[layerKey]], initial}},
 plus overlay_opacity, overlay_label, metric_defs and initial {photo, layer}. Picking a photo or layer remounts
 the classes view, keeping the chosen class (same photo) and the overlay checkbox. Optional: remedy_cells

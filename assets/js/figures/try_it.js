@@ -1,4 +1,4 @@
-/* try_it: the reader caricatures a photo in the browser (generate/figures/try_it.py gives the data).
+/* try_it: the reader caricatures a photo in the browser (figures/try_it.py gives the data).
 
 Data: photos [{key, label, photo (thumbnail tile), file (its script)}], layers [{key, label, channels, stride,
 parts (weight scripts up to it)}], sizes, steps, initial {photo, layer, size, steps}, lr, seed. Nothing heavy
@@ -28,7 +28,7 @@ own is decoded with createImageBitmap and never leaves the page.
     return scripts[src];
   }
 
-  /** Resolve to the payload that the script `src` (written by generate/web_export.py) stores. */
+  /** Resolve to the payload that the script `src` (written by sitegen/web_export.py) stores. */
   T.payload = function (src) {
     return loadScript(src).then(function () {
       var p = (window.CaricaturesPayload || {})[src];

@@ -1,4 +1,4 @@
-/* Try it · image: lucid's FFT parametrization with colour decorrelation, as generate/param.py's fft_image.
+/* Try it · image: lucid's FFT parametrization with colour decorrelation, as caricatures/param.py's fft_image.
 
 A spectrum (re/im, 3, h, w//2+1), drawn N(0, 0.01), scaled by 1/max(f, 1/max(h, w)), turned into an image by
 an orthonormal 2-D inverse real DFT divided by 4, mapped from the decorrelated colour space to RGB and

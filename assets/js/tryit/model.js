@@ -1,5 +1,5 @@
 /* Try it · model: an exported EfficientNet-Lite in TensorFlow.js (NHWC), built from the weight scripts that
-   generate/web_export.py writes (BatchNorm folded, float16). Convolutions pad "SAME" as TensorFlow does:
+   sitegen/web_export.py writes (BatchNorm folded, float16). Convolutions pad "SAME" as TensorFlow does:
    output ceil(in / stride), the odd pixel of padding at the bottom and right. */
 (function () {
   'use strict';

@@ -1,8 +1,8 @@
-/* Try it · session: one caricature optimized step by step, as generate/render.py does it for one image.
+/* Try it · session: one caricature optimized step by step, as caricatures/render.py does it for one image.
 
 Each step draws one transform and applies it to both the photo and the image; the objective is lucid's
 dot_compare with cossim_pow 0, the dot product of their activations at the layer, maximized with Adam
-(lr 0.05). Cosine and gain are measured on the untransformed images, as generate/metrics.py does. */
+(lr 0.05). Cosine and gain are measured on the untransformed images, as caricatures/metrics.py does. */
 (function () {
   'use strict';
   var T = (window.Caricatures.tryit = window.Caricatures.tryit || {});

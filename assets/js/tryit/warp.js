@@ -1,4 +1,4 @@
-/* Try it · transforms: lucid's standard transforms as generate/transforms.py composes them, one affine map.
+/* Try it · transforms: lucid's standard transforms as caricatures/transforms.py composes them, one affine map.
 
 Pad 12 (value 0.5) → jitter 8 → scale {0.90 … 1.10} → rotate {−10 … 10}° (and five extra 0°) → jitter 4 →
 centre crop or pad back to the image size, composed into one map from output to source pixels and sampled
