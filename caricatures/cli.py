@@ -31,31 +31,53 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="efficientnet_lite0", help="a built-in model (see `caricatures models`), "
+                   "or your own: path/to/file.py:factory or package.module:factory, where factory() returns a "
+                   "torch.nn.Module (or (module, preprocess)) (default: %(default)s)")
+    p.add_argument("--weights", default=None, help="built-in models: imagenet (default) or random; your own "
+                   "module: required, 'random' or a state-dict file (it must fit key for key)")
+    p.add_argument("--size", type=int, default=None, help="image size in pixels (default: the model's input "
+                   "size, for your own module its pretrained_cfg's or 224); smaller is faster")
+    p.add_argument("--mean", default=None, metavar="R,G,B", help="your own module: preprocessing mean for "
+                   "images in [0, 1] (default: the factory's preprocess, the module's pretrained_cfg, else "
+                   "ImageNet's 0.485,0.456,0.406)")
+    p.add_argument("--std", default=None, metavar="R,G,B", help="your own module: preprocessing std (default "
+                   "as --mean; ImageNet's 0.229,0.224,0.225)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser for both subcommands."""
-    p = Parser(prog="python -m caricatures", description="Caricatures of photos at layers of vision networks.")
+    """Return the parser of every subcommand; option defaults come from `Settings`."""
+    from caricatures.settings import Settings
+    d = Settings()
+    p = Parser(prog="caricatures", description="Caricatures of photos at layers of vision networks.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    sub.add_parser("models", help="list the models and their layer names",
-                   description="List each model with its input size and its layers (name, channels, size).")
+    sub.add_parser("models", help="list the built-in models and their layer names",
+                   description="List each built-in model with its input size and its layers (name, channels, "
+                               "size).")
+    ls = sub.add_parser("layers", help="list a model's layers with their activation shapes",
+                        description="List the layers of a built-in model or of your own module (its dotted "
+                                    "submodule names, in the order the forward pass reaches them) with one "
+                                    "image's activation shape at the input size.")
+    _model_options(ls)
     c = sub.add_parser("caricature", help="make caricatures of a photo at several layers",
                        description="Optimize one caricature per layer (lucid's recipe: FFT image, standard "
-                                   "transforms, Adam) and write one PNG per layer plus DIR/index.json.")
+                                   "transforms, Adam; see docs/RECIPE.md for where this engine differs from "
+                                   "lucid's code) and write one PNG per layer plus DIR/index.json.")
     c.add_argument("photo", type=Path, help="photo file (JPEG, PNG, …); resized and centre-cropped to --size")
     c.add_argument("--out", type=Path, required=True, help="output directory (replaced if it holds an "
                    "earlier run's index.json; a non-empty directory without one is refused)")
-    c.add_argument("--model", default="efficientnet_lite0", help="model name, see `python -m caricatures "
-                   "models` (default: %(default)s)")
-    c.add_argument("--layers", default="stages", help="comma-separated layer names, or 'stages' (the last "
-                   "block of each stage), 'blocks' (stem, every block, head) or 'all' (default: %(default)s)")
-    c.add_argument("--steps", type=int, default=512, help="optimization steps (default: %(default)s)")
-    c.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default: %(default)s)")
-    c.add_argument("--cossim-pow", type=float, default=0.0, help="power of the cosine factor in lucid's "
+    _model_options(c)
+    c.add_argument("--layers", default="stages", help="comma-separated layer names (see `caricatures layers`), "
+                   "or 'stages' (built-in: the last block of each stage; your own module: its top-level "
+                   "children), 'blocks' (built-in: stem, every block, head) or 'all' (default: %(default)s)")
+    c.add_argument("--steps", type=int, default=d.steps, help="optimization steps (default: %(default)s)")
+    c.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
+    c.add_argument("--cossim-pow", type=float, default=d.cossim_pow, help="power of the cosine factor in lucid's "
                    "dot_compare (with --attribution: of the true cosine to the photo's activation); higher stays closer "
                    "to the photo's direction (default: %(default)s)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the image initialization and the random "
+    c.add_argument("--seed", type=int, default=d.seed, help="seed of the image initialization and the random "
                    "transforms; same seed, same pixels (default: %(default)s)")
-    c.add_argument("--size", type=int, default=None, help="image size in pixels (default: the model's input "
-                   "size); smaller is faster")
     c.add_argument("--attribution", default=None, metavar="CLASS|LAYER", help="make attribution "
                    "caricatures toward an ImageNet class (index or name, e.g. 967 or espresso) or a later "
                    "layer's energy Σ A² (a layer name)")
@@ -64,18 +86,68 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--iterate", default=None, metavar="START:END", help="iterated attribution from layer "
                    "START down to layer END over the selected --layers between them (start objective: "
                    "--attribution, or Σ A² of START)")
-    c.add_argument("--recipe", default="lucid", metavar="NAME", help="optimization schedule: 'lucid' (Adam at "
-                   "--lr for every step, lucid's exact recipe) or a candidate of caricatures/schedule.py, e.g. 'rows' "
+    c.add_argument("--recipe", default=d.recipe, metavar="NAME", help="optimization schedule: 'lucid' (Adam at "
+                   "--lr for every step, as lucid's caricature recipe; the engine's four differences from "
+                   "lucid's code are in docs/RECIPE.md) or a candidate of caricatures/schedule.py, e.g. 'rows' "
                    "(a learning rate per layer) (default: %(default)s)")
-    c.add_argument("--param", choices=("fft", "pixel"), default="fft", help="image parametrization "
+    c.add_argument("--param", choices=("fft", "pixel"), default=d.param, help="image parametrization "
                    "(default: %(default)s)")
-    c.add_argument("--transforms", choices=("standard", "notebook", "none"), default="standard",
+    c.add_argument("--transforms", choices=("standard", "notebook", "none"), default=d.transforms,
                    help="random transforms each step (default: lucid's %(default)s)")
     c.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     c.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="arithmetic of the optimization (default: bf16 where the hardware has it)")
+                   help="arithmetic of the optimization (default: bf16 where the hardware has it; lucid "
+                        "computes in fp32)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _rgb(text: str | None, option: str) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise UsageError(f"{option} {text!r}: give three comma-separated numbers, e.g. 0.485,0.456,0.406")
+    return values
+
+
+def load_cli_model(args):
+    """The model --model names, with --weights, --size (as its input size), --mean and --std."""
+    from caricatures.models import list_models, load_model
+    from caricatures.models.adapter import adapt
+    from caricatures.models.user import is_factory_spec, load_factory, load_weights
+    mean, std = _rgb(args.mean, "--mean"), _rgb(args.std, "--std")
+    if not is_factory_spec(args.model):
+        if args.model not in list_models():
+            raise UsageError(f"unknown model {args.model!r}; valid: {', '.join(list_models())}, or "
+                             "path/to/file.py:factory for your own module")
+        if mean is not None or std is not None:
+            raise UsageError(f"--mean/--std are for your own module; {args.model} has its own preprocessing")
+        return load_model(args.model, weights=args.weights or "imagenet")
+    if args.weights is None:
+        raise UsageError(f"--model {args.model}: give --weights random or --weights FILE (a state dict), so "
+                         "that a random network is never used by accident")
+    net, preprocess = load_factory(args.model)
+    label = load_weights(net, args.weights)
+    if preprocess is not None and (mean is not None or std is not None):
+        raise UsageError(f"--model {args.model}: its factory names a preprocessing; drop --mean/--std")
+    name = args.model.rpartition(":")[2]
+    return adapt(net, name=name, input_size=args.size, preprocess=preprocess, mean=mean, std=std, weights=label)
+
+
+def run_layers(args) -> int:
+    from caricatures.api import layer_rows
+    model = load_cli_model(args)
+    rows = layer_rows(model)
+    width = max(len(name) for name, _ in rows)
+    print(f"{model.name}: {len(rows)} layers at {model.input_size} px"
+          + (f"; preprocessing {model.meta['preprocess']}" if "preprocess" in model.meta else ""))
+    for name, shape in rows:
+        print(f"  {name:<{width}}  {tuple(shape)}")
+    return 0
 
 
 def list_models_text() -> str:
@@ -96,12 +168,15 @@ def select_layers(model, spec: str) -> list[str]:
     if spec == "stages":
         return list(model.meta["stage_ends"])
     if spec == "blocks":
-        return [n for n, lay in model.layers.items() if lay.kind in ("stem", "block", "head")]
+        return [n for n, lay in model.layers.items() if lay.kind in ("stem", "block", "head")] or list(
+            model.meta["stage_ends"])
+    from caricatures.models.base import unknown_layer
     names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"--layers {spec!r} names no layer; see `caricatures layers --model {model.name}`")
     bad = [n for n in names if n not in model.layers]
-    if bad or not names:
-        raise UsageError(f"unknown layer {', '.join(bad) or repr(spec)} for {model.name}; see "
-                         "`python -m caricatures models` for the valid names")
+    if bad:
+        raise UsageError(unknown_layer(bad[0], model))
     return list(dict.fromkeys(names))
 
 
@@ -188,7 +263,7 @@ def write_run(out: Path, result, model, photo: Path, argv: list[str]) -> None:
         s = result.settings
         index = {"model": s["model"], "recipe": s["recipe"], "steps": s["steps"], "seed": s["seed"], "photo": str(photo),
                  "original": "original.png", "size": s["size"], "layers": entries, "settings": s,
-                 "command": "python -m caricatures " + " ".join(argv)}
+                 "command": "caricatures " + " ".join(argv)}
         write_json(tmp / "index.json", index, default=str)
         old = None
         if out.exists():
@@ -209,19 +284,16 @@ def run_caricature(args, argv: list[str]) -> int:
 
     from caricatures.images import PhotoError, load_photo
     from caricatures.make import make_caricatures
-    from caricatures.models import list_models, load_model
     from caricatures.prepare import bf16_supported, default_device
-    if args.model not in list_models():
-        raise UsageError(f"unknown model {args.model!r}; valid: {', '.join(list_models())}")
-    if args.steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
-    from caricatures.schedule import RECIPES
-    if args.recipe not in RECIPES:
-        raise UsageError(f"unknown --recipe {args.recipe!r}; choose one of {', '.join(RECIPES)}")
-    if not args.lr > 0 or not np.isfinite(args.lr):
-        raise UsageError(f"--lr must be a positive number, got {args.lr}")
-    if args.size is not None and not 32 <= args.size <= 1024:
-        raise UsageError(f"--size must be between 32 and 1024 pixels, got {args.size}")
+    from caricatures.settings import Settings
+    try:
+        Settings(steps=args.steps, lr=args.lr, size=args.size, seed=args.seed, cossim_pow=args.cossim_pow,
+                 param=args.param, recipe=args.recipe)
+    except (ValueError, TypeError) as e:   # Settings names the field first, as the option is named
+        message = str(e).replace("steps must be a positive int,", "steps must be a positive integer,")
+        field = message.split(" ")[0]
+        raise UsageError(f"--{field.replace('_', '-')}{message[len(field):]}" if field in (
+            "steps", "lr", "size", "seed", "cossim_pow", "param") else message) from None
     if args.device not in (None, "cpu", "cuda") and not str(args.device).startswith("cuda:"):
         raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -230,7 +302,7 @@ def run_caricature(args, argv: list[str]) -> int:
         raise UsageError("--precision bf16: this device has no native bf16 (it would run many times slower); "
                          "use --precision auto or fp32")
     check_out(args.out)
-    model = load_model(args.model)
+    model = load_cli_model(args)
     size = args.size or model.input_size
     try:
         photo = load_photo(args.photo, size)
@@ -268,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             print(list_models_text())
             return 0
+        if args.command == "layers":
+            return run_layers(args)
         return run_caricature(args, argv)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

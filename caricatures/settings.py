@@ -4,11 +4,12 @@
     make_caricatures(model, photos, layers, settings)
 
 `make_caricatures` takes a `Settings` (or its fields as keyword arguments) and the loop trusts it; a caricature
-run (sitegen/runs.py) builds one from its settings when it is made, so a bad run fails there with the same
+run (sitegen/runs/run.py) builds one from its settings when it is made, so a bad run fails there with the same
 message. Model, photos, layers and where the run is computed (device, precision, packing) are not settings.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ ObjectiveFactory = Callable[[str, int, int, float], objectives.Objective]
 AttributionFactory = Callable[[str, torch.Tensor, int, int, float], objectives.Objective]
 
 INITS = ("noise", "photo")
+MIN_SIZE, MAX_SIZE = 32, 1024
 DEFAULT_OBJECTIVE, DEFAULT_ATTRIBUTION_OBJECTIVE = "dot_compare", "attribution_dot"
 
 
@@ -70,6 +72,10 @@ class Settings:
     def __post_init__(self):
         object.__setattr__(self, "snapshots", tuple(self.snapshots))
         check_steps(self.steps)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.size is not None and (not isinstance(self.size, int) or not MIN_SIZE <= self.size <= MAX_SIZE):
+            raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.size!r}")
         if self.param not in PARAMS:
             raise ValueError(f"param must be one of {', '.join(PARAMS)}, got {self.param!r}")
         if not (self.transforms is None or isinstance(self.transforms, TransformSpec)

@@ -27,7 +27,7 @@ import caricatures
 from caricatures.files import sha256_file, to_uint8, write_atomic, write_json
 from sitegen import ROOT
 from sitegen.runs import Run, Where, execute, resolve, resolve_where, run_key
-from sitegen.runstore import RunStore
+from sitegen.runs.store import RunStore
 
 LAYOUTS = ("l-body", "l-middle", "l-page", "l-screen")
 SHEET_FORMATS = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}
@@ -110,7 +110,7 @@ class FigureConfig:
             self.on_progress(done, total)
 
     def result(self, run: Run) -> dict[str, np.ndarray]:
-        """Return the arrays of a run's result (see sitegen.runs for what each kind holds)."""
+        """Return the arrays of a run's result (see sitegen/runs/execute.py for what each kind holds)."""
         store = RunStore(self.cache_dir / "runs")
         if run.model.finetune is not None and self.compute:
             self.result(run.model.finetune)     # standalone: the fine-tune first, so its checkpoint can be read

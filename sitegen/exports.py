@@ -1,6 +1,7 @@
 """Build step: the files a figure loads only when the reader asks for them, written as scripts.
 
-A figure asks in its data: `data["exports"] = {"model": name, "photos": {key: path}, "photo_size": 224}`.
+A figure asks in its data: `data["exports"] = {"model": name, "photos": {key: path}, "photo_size": 224}`
+(photo_size: by default the model's input size, or 224 when no model is named).
 The model's weights (sitegen/web_export.py: BatchNorm folded, float16, one script per part) are exported
 once per weights digest and exporter source into the cache (.cache/exports/) and copied into the site under
 models/<name>/; each photo becomes figures/<id>/photo-<key>.js. Figures without `exports` cost nothing here, and
@@ -35,8 +36,17 @@ def export_payloads(site, config) -> None:
             if not dest.exists():
                 shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("MANIFEST.json"))
             log.info("exports: %s weights %s", name, "exported" if made else "from the cache")
+        size = exports.get("photo_size") or _photo_size(name)
         for key, rel in (exports.get("photos") or {}).items():
             path = site.stage / web_export.photo_file(fig_id, key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            text = web_export.photo_script(fig_id, key, config.root / rel, int(exports.get("photo_size", 224)))
+            text = web_export.photo_script(fig_id, key, config.root / rel, int(size))
             path.write_text(text, encoding="ascii")
+
+
+def _photo_size(model: str | None) -> int:
+    """Return the size photos are exported at when the figure does not say: the model's input size."""
+    if not model:
+        return 224   # no model to ask: ImageNet's usual size
+    from caricatures.models import input_size
+    return input_size(model)

@@ -27,9 +27,9 @@ from sitegen.executors import local_workers, make_executor
 from sitegen.exports import export_payloads
 from sitegen.figures import FigureScript, discover, failure, make_entry
 from sitegen.pages import render_page
-from sitegen.runner import Plan, execute_plan, measure_speed, plan_runs, plan_table
+from sitegen.runner import BuildPlan, execute_plan, measure_speed, plan_runs, plan_table
 from sitegen.runs import Where, resolve_where
-from sitegen.runstore import RunStore
+from sitegen.runs.store import RunStore
 
 log = logging.getLogger("build")
 
@@ -54,7 +54,7 @@ class Site:
     regenerated: list[str] = field(default_factory=list)
     stale: list[FigureScript] = field(default_factory=list)
     where: Where = field(default_factory=Where)
-    plan: Plan | None = None
+    plan: BuildPlan | None = None
     html: str = ""
 
 

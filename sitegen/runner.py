@@ -28,7 +28,7 @@ from caricatures.files import write_atomic
 from sitegen.errors import BuildError, display_path
 from sitegen.figures import FigureScript
 from sitegen.runs import ParentPending, Run, Where, pack_key, resolve, run_key
-from sitegen.runstore import RunStore
+from sitegen.runs.store import RunStore
 
 log = logging.getLogger("build")
 ATTEMPTS = 3    # a run whose worker dies is tried this many times
@@ -44,7 +44,7 @@ class PlannedRun:
 
 
 @dataclass
-class Plan:
+class BuildPlan:
     """Every distinct run the stale figures need, and which figure needs which."""
 
     runs: dict[str, PlannedRun] = field(default_factory=dict)
@@ -97,10 +97,10 @@ class Plan:
                     keys[:] = list(dict.fromkeys(keys))
 
 
-def plan_runs(scripts: list[FigureScript], where: Where, store: RunStore) -> Plan:
+def plan_runs(scripts: list[FigureScript], where: Where, store: RunStore) -> BuildPlan:
     """Collect the runs of `scripts`, deduplicated by key, each marked cached or not; a run that waits for a
     parent's result gets a placeholder key, and its parent is added to the plan when a figure did not."""
-    plan = Plan()
+    plan = BuildPlan()
     for script in scripts:
         plan.by_figure[script.id] = []
         for run in script.runs():
@@ -128,15 +128,11 @@ def run_cost(run: Run, speed: Speed) -> float:
     scaled by image area and by the model's cost relative to Lite0. Area scaling holds near the measured size
     only (a 128-px batch of one photo runs at about 40% of the 224-px batch's speed per pixel), which is why
     the speed is measured at the size that most runs use."""
-    size = run.options.get("size") or _input_size(run.model.name)
+    from caricatures.models import input_size
+    size = run.options.get("size") or input_size(run.model.name)
     if run.kind == "finetune":
         return run.work * (size / FINETUNE_SIZE) ** 2 / speed.finetune
     return run.work * (size / SPEED_SIZE) ** 2 * MODEL_COST.get(run.model.name, 1.0) / speed.caricature
-
-
-def _input_size(name: str) -> int:
-    from caricatures.models import efficientnet_lite, mobilenet_v2
-    return efficientnet_lite.VARIANTS[name][2] if name in efficientnet_lite.VARIANTS else mobilenet_v2.INPUT_SIZE
 
 
 def makespan(costs: list[float], slots: int) -> float:
@@ -147,7 +143,7 @@ def makespan(costs: list[float], slots: int) -> float:
     return max(ends)
 
 
-def plan_table(plan: Plan, speed: Speed | None, slots: int) -> str:
+def plan_table(plan: BuildPlan, speed: Speed | None, slots: int) -> str:
     """Return the --plan listing: per figure its runs, caricature-steps and how many are cached; an estimate."""
     lines = [f"{'figure':<22}{'runs':>6}{'cached':>8}{'car-steps':>12}{'to make':>12}"]
     for fig, keys in plan.by_figure.items():
@@ -174,6 +170,7 @@ def _hms(seconds: float) -> str:
 def pack_jobs(todo: list[PlannedRun], rows: int) -> list[list[PlannedRun]]:
     """Group runs that share model, layers, steps and settings into jobs of at most `rows` caricatures (counted at
     the model's input size); rows 0 keeps every run a job of its own. Jobs come longest first."""
+    from caricatures.models import input_size
     jobs: list[list[PlannedRun]] = []
     if rows <= 0:
         jobs = [[p] for p in todo]
@@ -185,8 +182,8 @@ def pack_jobs(todo: list[PlannedRun], rows: int) -> list[list[PlannedRun]]:
         for members in groups.values():
             job, used = [], 0.0
             for p in members:
-                size = p.run.options.get("size") or _input_size(p.run.model.name)
-                need = p.run.rows * (size / _input_size(p.run.model.name)) ** 2
+                native = input_size(p.run.model.name)
+                need = p.run.rows * ((p.run.options.get("size") or native) / native) ** 2
                 if job and used + need > rows:
                     jobs.append(job)
                     job, used = [], 0.0
@@ -196,7 +193,7 @@ def pack_jobs(todo: list[PlannedRun], rows: int) -> list[list[PlannedRun]]:
     return sorted(jobs, key=lambda job: sum(run_cost(p.run, NOMINAL) for p in job), reverse=True)
 
 
-def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None,
+def execute_plan(plan: BuildPlan, executor, where: Where, store: RunStore, progress=None, log_dir: Path | None = None,
                  pack_rows: int = 0) -> None:
     """Compute the missing runs (longest first; packed into batches of up to `pack_rows` caricatures when it is
     positive), storing each result as it arrives; in waves, when some runs wait for others' results.
@@ -218,7 +215,7 @@ def execute_plan(plan: Plan, executor, where: Where, store: RunStore, progress=N
         plan.settle(where, store)
 
 
-def _execute_wave(plan: Plan, wave: list[PlannedRun], executor, where: Where, store: RunStore, progress,
+def _execute_wave(plan: BuildPlan, wave: list[PlannedRun], executor, where: Where, store: RunStore, progress,
                   log_dir: Path | None, pack_rows: int, before: int, total: int) -> None:
     jobs = pack_jobs(wave, pack_rows)
     finished, partial, attempts = before, {}, {}
@@ -268,7 +265,7 @@ def _execute_wave(plan: Plan, wave: list[PlannedRun], executor, where: Where, st
         report()
 
 
-def _failure(job: list[PlannedRun], e: BaseException, plan: Plan, log_dir: Path | None) -> BuildError:
+def _failure(job: list[PlannedRun], e: BaseException, plan: BuildPlan, log_dir: Path | None) -> BuildError:
     p, where = job[0], ""
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from caricatures.models import input_size
 from sitegen.config import BuildConfig
 from sitegen.figures import discover
-from sitegen.runner import _input_size
 from tests.conftest import ROOT
 
 STEPS, SIZE = 512, 224
@@ -28,7 +28,7 @@ def test_every_optimization_follows_lucids_recipe():
     seen = set()
     for fig, run in full_runs():
         o = run.options
-        size = o.get("size") or _input_size(run.model.name)
+        size = o.get("size") or input_size(run.model.name)
         assert o.get("recipe", "lucid") == "lucid", (fig, o)
         seen.add(fig)
         assert run.steps == STEPS and size == SIZE, (fig, str(run))

@@ -78,6 +78,13 @@ def test_unknown_names_list_valid_ones():
         load_model("efficientnet_lite0", reinit=["block2.branch"])
 
 
+def test_input_size_is_the_networks_without_loading_weights(zoo):
+    assert {name: models.input_size(name) for name in list_models()} == \
+        {name: m.input_size for name, m in zoo.items()}
+    with pytest.raises(KeyError, match="efficientnet_lite0.*mobilenet_v2"):
+        models.input_size("resnet50")
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_layer_table_matches_activations(zoo, name):
     model = zoo[name]

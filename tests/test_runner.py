@@ -22,7 +22,7 @@ from sitegen.figures import discover
 from sitegen.pipeline import build
 from sitegen.runner import Speed, execute_plan, makespan, measure_speed, plan_runs, run_cost
 from sitegen.runs import Where
-from sitegen.runstore import RunStore
+from sitegen.runs.store import RunStore
 from tests.conftest import ROOT
 from tests.conftest import copy_site as copy_fixture
 

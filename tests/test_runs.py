@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import caricatures
-from sitegen import runs as runs_mod
 from sitegen.runs import (
     ModelRef,
     Where,
@@ -20,7 +19,8 @@ from sitegen.runs import (
     photo_view,
     run_key,
 )
-from sitegen.runstore import RunStore
+from sitegen.runs import run as run_mod
+from sitegen.runs.store import RunStore
 
 LITE0 = ModelRef("efficientnet_lite0")
 CAT, PANDA = "images/animals/cat.jpg", "images/animals/panda.jpg"
@@ -77,14 +77,14 @@ def test_random_weights_are_told_apart_by_seed_and_imagenet_by_the_file_digest(m
     r0, r1 = (_run(model=ModelRef("efficientnet_lite0", "random", seed=s)) for s in (0, 1))
     assert run_key(r0, CPU) != run_key(r1, CPU)
     before = run_key(_run(), CPU)
-    monkeypatch.setattr(runs_mod, "weights_sha256", lambda name, weights: "another file")
+    monkeypatch.setattr(run_mod, "weights_sha256", lambda name, weights: "another file")
     assert run_key(_run(), CPU) != before
 
 
 def test_photo_bytes_and_engine_version_change_the_key(tmp_path, monkeypatch):
     root = tmp_path / "root"
-    shutil.copytree(runs_mod.ROOT / "images" / "animals", root / "images" / "animals")
-    monkeypatch.setattr(runs_mod, "ROOT", root)
+    shutil.copytree(run_mod.ROOT / "images" / "animals", root / "images" / "animals")
+    monkeypatch.setattr(run_mod, "ROOT", root)
     before = run_key(_run(), CPU)
     photo = root / CAT
     photo.write_bytes(photo.read_bytes() + b"\0")
@@ -108,7 +108,7 @@ def test_bad_runs_are_refused_with_the_reason():
     with pytest.raises(TypeError, match="not a plain JSON value"):
         caricature(LITE0, [CAT], ["block1"], steps=3, snapshots={1, 2})
     with pytest.raises(ValueError, match="attribution target"):
-        runs_mod.parse_target("class:3")
+        run_mod.parse_target("class:3")
 
 
 def test_work_counts_caricature_steps():

@@ -35,7 +35,7 @@ from sitegen.runs import (
     resolve,
     run_key,
 )
-from sitegen.runstore import RunStore
+from sitegen.runs.store import RunStore
 
 FP32 = Where("cpu", "fp32", 1)
 PHOTO = "images/animals/panda.jpg"
@@ -211,8 +211,9 @@ def test_a_checkpoint_shipped_with_the_job_loads_where_the_run_cache_is_not(tmp_
     import queue
     import shutil
 
-    from sitegen import runs as runs_module
     from sitegen.executors import compute
+    from sitegen.runs import checkpoints
+    from sitegen.runs import run as run_mod
     parent = tiny_finetune()
     store = RunStore(tmp_path / "runs")
     arrays, prov = execute(parent, FP32)
@@ -222,14 +223,14 @@ def test_a_checkpoint_shipped_with_the_job_loads_where_the_run_cache_is_not(tmp_
     shipped = checkpoint_arrays([child])
     assert list(shipped) == [child.model.stored[1]] and all(k.startswith("w2:") for k in shipped[child.model.stored[1]])
     shutil.rmtree(tmp_path / "runs")                        # the worker cannot read the cache any more
-    runs_module._load.cache_clear()
-    runs_module.SHIPPED.clear()
+    run_mod._load.cache_clear()
+    checkpoints.SHIPPED.clear()
     with pytest.raises(FileNotFoundError, match="not in"):
         execute(child, FP32)
     got = compute([child], FP32, "k", queue.Queue(), shipped)[0][0]
     assert np.array_equal(got["images"], want["images"])
-    runs_module._load.cache_clear()
-    runs_module.SHIPPED.clear()
+    run_mod._load.cache_clear()
+    checkpoints.SHIPPED.clear()
 
 
 def test_the_drift_summary_the_text_quotes_is_computed_by_hand():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from caricatures.models.base import Layer, Model
 from caricatures.models.common import init_stage, layer_table, stage_generator
 from caricatures.models.fold import fold_batchnorm
 
-__all__ = ["MODELS", "Layer", "Model", "fold_batchnorm", "list_models", "load_model"]
+__all__ = ["MODELS", "Layer", "Model", "fold_batchnorm", "input_size", "list_models", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,16 @@ _STATES: dict[tuple[str, int, int], dict[str, torch.Tensor]] = {}
 def list_models() -> list[str]:
     """Return the valid model names."""
     return list(MODELS)
+
+
+@cache
+def input_size(name: str) -> int:
+    """Return model `name`'s input size in pixels, as its network tells it, without loading weights: the network
+    is built once per process on the meta device, which allocates no parameters."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+    with torch.device("meta"):
+        return MODELS[name].build().input_size
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:

@@ -32,14 +32,13 @@ class Layer:
 
 
 def unknown_layer(name: str, model: Model) -> str:
-    """The message for a layer name the model lacks: the closest names, or all of them when few."""
+    """The message for a layer name the model lacks: the closest names, and all of them when few."""
     names = list(model.layers)
-    if len(names) <= 40:
-        return f"unknown layer {name!r} for {model.name}; valid: {', '.join(names)}"
     close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    return (f"unknown layer {name!r} for {model.name}; {hint}({len(names)} layers: list them with "
-            "`caricatures layers`)")
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    if len(names) <= 40:
+        return f"unknown layer {name!r} for {model.name}{hint} (valid: {', '.join(names)})"
+    return f"unknown layer {name!r} for {model.name}{hint} ({len(names)} layers: `caricatures layers` lists them)"
 
 
 @dataclass
