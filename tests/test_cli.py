@@ -30,7 +30,7 @@ def bad_cases(tmp_path, tiny_png):
         "unreadable photo": ([str(text)], "not a readable image"),
         "tiny photo": ([tiny_png], "too small"),
         "unknown model": ([PHOTO, "--model", "resnet9000"], "unknown model 'resnet9000'"),
-        "unknown layer": ([PHOTO, "--layers", "block2,block99"], "unknown layer block99"),
+        "unknown layer": ([PHOTO, "--layers", "block2,block99"], "unknown layer 'block99' for efficientnet_lite0; did you mean block9"),
         "zero steps": ([PHOTO, "--steps", "0"], "--steps must be a positive integer"),
         "text steps": ([PHOTO, "--steps", "many"], "invalid int value"),
         "negative lr": ([PHOTO, "--lr", "-1"], "--lr must be a positive number"),
@@ -43,7 +43,7 @@ def bad_cases(tmp_path, tiny_png):
         "iterate past target": ([PHOTO, "--attribution", "block4", "--iterate", "block7:block2"], "comes after"),
         "versus alone": ([PHOTO, "--versus", "tabby"], "--versus needs --attribution"),
         "bad device": ([PHOTO, "--device", "tpu"], "--device must be cpu or cuda"),
-        "unknown recipe": ([PHOTO, "--recipe", "fast"], "unknown --recipe 'fast'; choose one of lucid, "),
+        "unknown recipe": ([PHOTO, "--recipe", "fast"], "unknown recipe 'fast'; choose one of lucid, "),
         "coarse recipe, pixels": ([PHOTO, "--recipe", "coarse", "--param", "pixel"], "needs param='fft'"),
     }
 
