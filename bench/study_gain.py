@@ -59,7 +59,7 @@ def run_chunk(model, photos: list[str], layers: list[str], settings: dict) -> di
     t0 = time.perf_counter()
     result = make_caricatures(model, [load_photo(ROOT / p, settings["size"]) for p in photos], layers,
                               steps=settings["steps"], seed=settings["seed"], size=settings["size"],
-                              device=settings["device"])
+                              device=settings["device"], precision=settings.get("precision", "auto"))
     return {"photos": photos, "layers": layers, "settings": settings, "seconds": time.perf_counter() - t0,
             "metrics": {p: {name: result.metrics[i][j] for j, name in enumerate(layers)}
                         for i, p in enumerate(photos)}}
