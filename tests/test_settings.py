@@ -105,3 +105,11 @@ def test_make_caricatures_takes_settings_or_their_fields_not_both():
     np.testing.assert_array_equal(by_fields.images, by_settings.images)
     with pytest.raises(TypeError, match=r"give a Settings or its fields \(seed\), not both"):
         make_caricatures(tiny_model(), photo, ["res"], Settings(steps=2), seed=3, **kw)
+
+
+def test_a_caricature_runs_settings_are_the_settings_fields():
+    import dataclasses
+
+    from caricatures.settings import Settings
+    from sitegen.runs.run import KINDS
+    assert KINDS["caricature"] == {f.name for f in dataclasses.fields(Settings)} - {"steps", "attribution_objective"}

@@ -23,7 +23,9 @@ import caricatures
 from caricatures.files import sha256_file
 from sitegen import ROOT
 
-KINDS = {  # kind → the settings it takes (validated once, when the run is made)
+KINDS = {  # kind → the settings it takes (validated once, when the run is made). A caricature run takes the
+    # fields of caricatures.settings.Settings but steps (its own) and attribution_objective (its objective):
+    # tests/test_settings.py holds the two equal, since importing Settings here would load torch.
     "caricature": {"size", "lr", "seed", "cossim_pow", "transforms", "param", "attribution", "iterate",
                    "snapshots", "recipe", "objective", "objective_args", "init"},
     "channel": {"channel", "size", "lr", "seed", "batch", "param", "decorrelate", "transforms", "position"},
@@ -208,8 +210,7 @@ def caricature_settings(steps: int, options: dict):
     attributes. None leaves a setting at its default, except transforms, where None means none."""
     from caricatures.settings import Settings
     o = {k: v for k, v in options.items() if v is not None or k == "transforms"}
-    fields = {k: o[k] for k in ("size", "lr", "seed", "cossim_pow", "param", "transforms", "iterate", "snapshots",
-                                "recipe", "init") if k in o}
+    fields = {k: o[k] for k in sorted(KINDS["caricature"] - {"attribution", "objective", "objective_args"}) if k in o}
     if o.get("attribution"):
         fields["attribution"] = parse_target(o["attribution"])
     if "objective" in o:
