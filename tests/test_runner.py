@@ -242,3 +242,29 @@ def test_pack_optimizes_runs_that_share_settings_as_one_batch(tmp_path):
     assert counts == [3, 3, 3]                  # the three photos at block1, one batch (the cat's run shared)
     assert [r["provenance"].get("packed_runs") for r in packed.figures["shared"]["provenance"]["runs"]
             if r["run"]["layers"] == ["block2"]] == [None]
+
+
+def test_a_packed_jobs_results_are_stored_under_their_own_runs(tmp_path):
+    """Runs packed into one batch (the GPU build's default, pack_rows > 0, here on the CPU): each run's stored
+    result is its own photo's, as when computed alone, not another run's of the pack."""
+    import numpy as np
+
+    from sitegen.runner import BuildPlan
+    from sitegen.runs import execute, run_key
+    from tests.fixtures.runsite.figures._tiny import PHOTOS, tiny
+    store = RunStore(tmp_path / "runs")
+    runs = [tiny(p, ("block1",), 2) for p in PHOTOS[:2]]      # the cat and the panda: same settings, two photos
+    plan = BuildPlan()
+    keys = [plan.add("f", r, FP32, store) for r in runs]
+    plan.paths["f"] = tmp_path / "f.py"
+    execute_plan(plan, InProcess(), FP32, store, pack_rows=64)
+    for run, key in zip(runs, keys, strict=True):
+        assert key == run_key(run, FP32)
+        got, meta = store.get(key)
+        alone, _ = execute(run, FP32)
+        assert meta["run"]["photos"] == list(run.photos) and meta["provenance"]["packed_runs"] == 2
+        assert np.array_equal(got["original"], alone["original"]), run.photos
+        np.testing.assert_allclose(got["cosine"], alone["cosine"], rtol=1e-4, atol=1e-6, err_msg=str(run.photos))
+        np.testing.assert_allclose(got["gain"], alone["gain"], rtol=1e-4, atol=1e-6, err_msg=str(run.photos))
+    a, b = (store.get(k)[0]["original"] for k in keys)
+    assert not np.array_equal(a, b)                          # the two results do tell the runs apart

@@ -209,3 +209,22 @@ def test_pack_jobs_groups_runs_that_share_everything_but_photos_within_the_row_b
     todo = [PlannedRun(str(i), r, ["f"], False) for i, r in enumerate(full)]
     assert sorted(len(j) for j in pack_jobs(todo, 4)) == [1, 2]     # two rows each at the input size: two fit
     assert sorted(len(j) for j in pack_jobs(todo, 6)) == [3]
+
+
+def test_a_maco_runs_key_names_every_magnitude_photos_content_and_an_fft_runs_does_not(monkeypatch):
+    """A MaCo run's fixed magnitude is the mean spectrum of every credited photo: changing the bytes of one of
+    them (not just their number) changes its key; an fft run, which does not use them, keeps its key."""
+    from caricatures.param import natural_photos
+    maco, fft = _run(settings={"param": "maco"}), _run(settings={"param": "fft"})
+    assert maco.options["param"] == "maco"
+    before = {r: run_key(r, CPU) for r in (maco, fft)}
+    assert {r: run_key(r, CPU) for r in (maco, fft)} == before              # nothing changed: the same keys
+    assert before[maco] != before[fft]
+    one = next(f"images/{p}" for p in natural_photos() if f"images/{p}" not in maco.photos)
+    digest = run_mod.photo_sha256
+
+    def edited(path: str) -> str:   # the same photos, one of them with other bytes
+        return "0" * 64 if path == one else digest(path)
+    monkeypatch.setattr(run_mod, "photo_sha256", edited)
+    assert run_key(maco, CPU) != before[maco]
+    assert run_key(fft, CPU) == before[fft]
