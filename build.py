@@ -4,6 +4,8 @@
     python build.py            # regenerate stale figures, render public/index.html
     python build.py --quick    # same pipeline, small figures (tests, drafts)
     python build.py --plan     # what a build would compute, and how long it would take here
+    python build.py --freeze   # build, then write frozen/ (the committed figures) from the result
+    python build.py --verify 5 # recompute 5 frozen runs here and compare their metrics
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ def run(argv: list[str] | None = None) -> int:
         if config.plan:
             print(show_plan(config))
             return 0
+        if config.verify:
+            from sitegen.verify import verify
+            return verify(config)
         build(config)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -35,6 +35,12 @@ class BuildConfig:
     seed: int | None = None
     sheet_format: str = "webp"
     progress: bool = True                             # tqdm bar on stderr (off when stderr is not a terminal)
+    frozen: Path = ROOT / "frozen"                    # the committed figures (sitegen/freeze.py)
+    use_frozen: bool = True                           # take a figure from frozen/ when its key is there
+    freeze: bool = False                              # after the build, write frozen/ from its figures
+    verify: int | None = None                         # recompute this many frozen runs and compare metrics
+    verify_under: int | None = None                   # … only among runs of at most this many caricature-steps
+    verify_seed: int | None = None                    # the sample's seed (None: a fresh one, printed)
 
 
 HELP = """\
@@ -97,13 +103,26 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     ap.add_argument("--device", default=d.device, help="auto (default: CUDA when present), cpu or cuda")
     ap.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                     help="auto (default): bf16 where the processor or GPU has it, else fp32")
-    ap.add_argument("--seed", type=int, default=None, help="override every figure's seed (default: the spec's)")
+    ap.add_argument("--seed", type=int, default=None, help="override every figure's seed (default: the spec's); with --verify, the seed of the "
+                    "sample of runs instead")
     ap.add_argument("--format", dest="sheet_format", choices=("webp", "jpeg", "png"), default=d.sheet_format,
                     help="sprite sheet format (default webp, quality 90)")
     ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    ap.add_argument("--no-frozen", dest="use_frozen", action="store_false",
+                    help="compute every figure (from .cache/ or its runs) instead of taking it from frozen/")
+    ap.add_argument("--freeze", action="store_true",
+                    help="build the whole article (computing what is stale), then write frozen/ from its "
+                         "figures and remove every entry no figure uses; refuses --quick and --only")
+    ap.add_argument("--verify", type=int, default=None, metavar="N",
+                    help="recompute N runs of the frozen figures, sampled at random (--seed S seeds the "
+                         "sample), and compare each caricature's gain and cosine with the frozen ones; exit 1 "
+                         "when one is outside the tolerance (docs/FREEZE.md); builds nothing")
+    ap.add_argument("--verify-under", type=int, default=None, metavar="STEPS",
+                    help="with --verify: sample only runs of at most STEPS caricature-steps (a cheap check)")
     for name, help_ in (("article", "article folder"), ("figures", "figure scripts folder"),
                         ("templates", "templates folder"), ("assets", "assets folder"),
-                        ("credits", "photo credits JSON"), ("out", "output folder"), ("cache", "cache folder")):
+                        ("credits", "photo credits JSON"), ("out", "output folder"), ("cache", "cache folder"),
+                        ("frozen", "frozen figures folder")):
         ap.add_argument(f"--{name}", type=Path, default=getattr(d, name), metavar="PATH",
                         help=f"{help_} (default {getattr(d, name).relative_to(ROOT)})")
     a = ap.parse_args(argv)
@@ -113,10 +132,19 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
         ap.error("--pack must be 0 or more")
     if a.threads < 1:
         ap.error("--threads must be at least 1")
+    if a.freeze and (a.quick or a.only):
+        ap.error("--freeze writes the whole article at its full settings: drop --quick and --only")
+    if a.verify is not None and a.verify < 1:
+        ap.error("--verify N: N must be at least 1")
+    if a.verify is not None and (a.quick or a.freeze or a.only):
+        ap.error("--verify checks frozen/ and builds nothing: drop --quick, --only and --freeze")
     if a.cluster and not (a.cluster == "auto" or a.cluster.startswith("ray://") or ":" in a.cluster):
         ap.error(f"--cluster {a.cluster}: use auto, ray://HOST:PORT, HOST:PORT or local:N")
-    paths = {k: getattr(a, k).resolve() for k in ("article", "figures", "templates", "assets", "credits", "out", "cache")}
+    paths = {k: getattr(a, k).resolve() for k in ("article", "figures", "templates", "assets", "credits", "out", "cache",
+                                                  "frozen")}
     return BuildConfig(quick=a.quick, only=tuple(dict.fromkeys(a.only)), force=a.force, serve=a.serve, port=a.port,
                        jobs=a.jobs, cluster=a.cluster, device=a.device, precision=a.precision, threads=a.threads,
-                       pack=a.pack, plan=a.plan, seed=a.seed, sheet_format=a.sheet_format, progress=a.progress,
+                       pack=a.pack, plan=a.plan, seed=None if a.verify else a.seed, sheet_format=a.sheet_format,
+                       progress=a.progress, use_frozen=a.use_frozen, freeze=a.freeze, verify=a.verify,
+                       verify_under=a.verify_under, verify_seed=a.seed,
                        **paths)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sitegen import cache, citations, frontmatter
+from sitegen import cache, citations, freeze, frontmatter
 from sitegen.config import BuildConfig
 from sitegen.errors import BuildError, display_path
 from sitegen.executors import local_workers, make_executor
@@ -52,6 +53,8 @@ class Site:
     figures: dict[str, dict] = field(default_factory=dict)      # id → index.json (or a "missing" stand-in)
     entries: dict[str, Path] = field(default_factory=dict)      # id → cache entry folder
     regenerated: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)            # ids taken from frozen/
+    compute_s: float = 0.0                                      # seconds spent computing runs
     stale: list[FigureScript] = field(default_factory=list)
     where: Where = field(default_factory=Where)
     plan: BuildPlan | None = None
@@ -78,14 +81,22 @@ def find_figures(site: Site, config: BuildConfig) -> None:
                              f"(scripts in {display_path(config.figures)})")
     cache.clean_temp(config.cache)
     for fig_id, script in site.scripts.items():
-        entry = cache.entry_dir(config.cache, fig_id, script.quick, script.key)
         selected = not config.only or fig_id in config.only
+        if config.use_frozen and not script.quick and not (selected and config.force):
+            index = freeze.read_frozen(config.frozen, fig_id, script.key)   # a bad frozen file stops the build
+            if index is not None:
+                site.figures[fig_id], site.entries[fig_id] = index, freeze.frozen_dir(config.frozen, fig_id, script.key)
+                site.frozen.append(fig_id)
+                continue
+        entry = cache.entry_dir(config.cache, fig_id, script.quick, script.key)
         index = None if (selected and config.force) else cache.read_entry(entry)
         if index is None and selected:
             site.stale.append(script)
         elif index is not None:
             site.figures[fig_id], site.entries[fig_id] = index, entry
-    log.info("figures: %d up to date, %d to make%s", len(site.scripts) - len(site.stale), len(site.stale),
+    cached = len(site.scripts) - len(site.stale) - len(site.frozen)
+    log.info("figures: %d frozen%s, %d from the cache, %d to make%s", len(site.frozen),
+             f" ({', '.join(site.frozen)})" if site.frozen else "", cached, len(site.stale),
              f" ({', '.join(s.id for s in site.stale)})" if site.stale else "")
 
 
@@ -102,18 +113,54 @@ def make_runs(site: Site, config: BuildConfig) -> None:
     bar = tqdm(total=sum(p.run.work for p in missing), unit="car-step", unit_scale=True, desc="runs",
                disable=None if config.progress else True, smoothing=0.05)
 
+    t0 = time.perf_counter()
+    store = RunStore(config.cache / "runs")
+    lines = None if sys.stderr.isatty() else ProgressLines(missing, store, t0)
+
     def progress(done: float, total: float) -> None:
         bar.n = done
         bar.refresh()
+        if lines is not None:
+            lines.update(done, total)
 
-    t0 = time.perf_counter()
     try:
-        execute_plan(site.plan, executor, site.where, RunStore(config.cache / "runs"), progress,
+        execute_plan(site.plan, executor, site.where, store, progress,
                      config.cache / "logs", pack_rows=pack_rows(config, site.where))
     finally:
         bar.close()
         executor.shutdown()
-    log.info("runs: made %d in %.1f s", len(missing), time.perf_counter() - t0)
+        site.compute_s = time.perf_counter() - t0
+    log.info("runs: made %d in %.1f s", len(missing), site.compute_s)
+
+
+class ProgressLines:
+    """The run phase's progress as a log line at a steady interval, for a stderr that is not a terminal
+    (CI, `nohup … > log`), where the bar prints nothing: runs done of total, caricature-steps, ETA."""
+
+    INTERVAL_S = 30.0
+
+    def __init__(self, missing, store: RunStore, t0: float, interval: float | None = None):
+        self.keys, self.store, self.t0 = [p.key for p in missing], store, t0
+        self.interval = self.INTERVAL_S if interval is None else interval
+        self.last = t0
+
+    def update(self, done: float, total: float) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        runs = sum(self.store.has(k) for k in self.keys)
+        rate = done / (now - self.t0) if done else 0.0
+        eta = f"ETA {_clock((total - done) / rate)}" if rate else "ETA unknown"
+        log.info("runs: %d/%d done, %s/%s caricature-steps (%.0f%%), %s elapsed, %s", runs, len(self.keys),
+                 f"{int(done):,}", f"{int(total):,}", 100 * done / total if total else 100, _clock(now - self.t0),
+                 eta)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 def assemble_figures(site: Site, config: BuildConfig) -> None:
@@ -183,7 +230,24 @@ def copy_assets(site: Site, config: BuildConfig) -> None:
             shutil.copy2(entry / Path(sheet["file"]).name, dest)
 
 
-STEPS = (read_article, find_figures, make_runs, assemble_figures, render_pages, copy_assets, export_payloads)
+def freeze_figures(site: Site, config: BuildConfig) -> None:
+    """With --freeze: write frozen/ from every figure of this build (all of them whole, none a placeholder)."""
+    if not config.freeze:
+        return
+    missing = [i for i, index in site.figures.items() if index.get("missing")]
+    if missing:
+        raise BuildError(f"--freeze: figures {', '.join(missing)} were not built; build them first")
+    entries = {i: (site.scripts[i].key, site.entries[i]) for i in site.scripts}
+    counts = freeze.freeze(entries, RunStore(config.cache / "runs"), config.frozen)
+    # the build's pages now point at entries that the swap replaced: take the figures from the new store
+    for fig_id, (key, _) in entries.items():
+        site.entries[fig_id] = freeze.frozen_dir(config.frozen, fig_id, key)
+    log.info("froze %d figures into %s (%d new, %d removed), %.1f MB", counts["figures"],
+             display_path(config.frozen), counts["new"], counts["removed"], freeze.store_size(config.frozen) / 1e6)
+
+
+STEPS = (read_article, find_figures, make_runs, assemble_figures, freeze_figures, render_pages, copy_assets,
+         export_payloads)
 
 
 def build(config: BuildConfig) -> Site:
@@ -201,8 +265,9 @@ def build(config: BuildConfig) -> Site:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    log.info("built %s in %.1f s (%d figures made)", display_path(config.out / "index.html"),
-             time.perf_counter() - t0, len(site.regenerated))
+    log.info("built %s in %.1f s, %.1f s of it computing runs (%d figures made, %d frozen, %d from the cache)",
+             display_path(config.out / "index.html"), time.perf_counter() - t0, site.compute_s,
+             len(site.regenerated), len(site.frozen), len(site.scripts) - len(site.regenerated) - len(site.frozen))
     return site
 
 
@@ -222,7 +287,8 @@ def show_plan(config: BuildConfig) -> str:
     plan = plan_runs(site.stale, site.where, RunStore(config.cache / "runs"))
     slots = make_executor_slots(config, site.where)
     speed = measure_speed(site.where, config.cache) if plan.missing else None
-    return plan_table(plan, speed, slots)
+    frozen = f"frozen (done): {', '.join(site.frozen)}\n" if site.frozen else ""
+    return frozen + plan_table(plan, speed, slots)
 
 
 def pack_rows(config: BuildConfig, where: Where) -> int:
