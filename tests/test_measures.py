@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from caricatures.models.base import Layer, Model
@@ -73,3 +74,33 @@ def test_relative_gains_divides_by_the_evaluating_models_own():
     assert M.relative_gains(per_photo)[..., 1] == pytest.approx(M.relative_gains(gains))
     with pytest.raises(ValueError):
         M.relative_gains(np.ones((2, 3)))
+
+
+def test_re_evaluation_reads_images_rows_first():
+    """to_tensor keeps (row, column): an image that is not symmetric under H↔W comes out as pixel [y, x]
+    at [:, y, x] (a transposed read passes any test on a symmetric or identity case)."""
+    from figures._measures import to_tensor
+    img = np.zeros((1, 4, 6, 3), np.uint8)
+    img[0, 1, 4] = (255, 0, 51)           # row 1, column 4
+    t = to_tensor(img)
+    assert t.shape == (1, 3, 4, 6)
+    assert t[0, :, 1, 4].tolist() == pytest.approx([1.0, 0.0, 0.2])
+    assert float(t.sum()) == pytest.approx(1.2)
+
+
+@pytest.mark.slow
+def test_re_evaluated_metrics_equal_the_engines_own():
+    """A caricature of a real model re-measured by the figures' image_metrics gives the engine's cosine and
+    gain (from its float images, so only the engine's and this path's rounding differ)."""
+    from caricatures.images import load_photo
+    from caricatures.make import make_caricatures
+    from caricatures.models import load_model
+    from figures._measures import image_metrics
+    model = load_model("efficientnet_lite0")
+    photo = load_photo("images/animals/panda.jpg", 64)[:, :, 8:56]     # not square: 64 rows, 48 columns
+    photo = torch.nn.functional.pad(photo, (8, 8), value=0.5)
+    result = make_caricatures(model, photo, ["block2", "block5"], steps=4, size=64, precision="fp32")
+    got = image_metrics(model, result.originals[0], result.images[0], ["block2", "block5"])
+    for g, want in zip(got, result.metrics[0]):
+        assert g["cosine"] == pytest.approx(want["cosine"], abs=1e-5)
+        assert g["gain"] == pytest.approx(want["gain"], rel=1e-5)

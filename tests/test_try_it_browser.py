@@ -326,3 +326,25 @@ def test_a_chosen_file_is_caricatured_from_file_url_on_a_phone_in_dark_mode(open
     assert all(u.startswith((inside, "data:", "blob:")) for u in probe.requests), probe.requests
     ARTIFACTS.mkdir(exist_ok=True)
     fig.screenshot(path=str(ARTIFACTS / "try_it-phone-dark.png"))
+
+
+READ = """async () => {
+  const data = JSON.parse(document.querySelector('#fig-try_it .figure-data').textContent).data;
+  await Caricatures.tryit.open(data.layers[0]);          // loads the try-it scripts
+  const c = document.createElement('canvas');
+  c.width = 3; c.height = 2;
+  const ctx = c.getContext('2d'), img = ctx.createImageData(3, 2);
+  const px = [255, 128, 0, 1, 254, 51, 10, 20, 30, 40, 50, 60, 70, 80, 90, 200, 100, 0];
+  for (let i = 0; i < 6; i++) img.data.set([px[3 * i], px[3 * i + 1], px[3 * i + 2], 255], 4 * i);
+  ctx.putImageData(img, 0, 0);
+  return {px, got: Array.from(Caricatures.tryit.read(c))};
+}"""
+
+
+def test_the_photo_is_read_into_0_1_as_the_engine_reads_it(open_page, tryit_url):
+    """A canvas's bytes become byte / 255 in row-major RGB order (as load_photo's x / 255): 255 reads as 1."""
+    probe = _open(open_page, tryit_url + "index.html")
+    out = probe.page.evaluate(READ)
+    want = np.array(out["px"], np.float32) / np.float32(255)
+    assert np.array_equal(np.array(out["got"], np.float32), want), (out["got"], want.tolist())
+    assert out["got"][0] == 1.0 and probe.errors == []
