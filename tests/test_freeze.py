@@ -98,7 +98,7 @@ def test_verify_recomputes_frozen_runs_and_catches_an_altered_metric(tmp_path, f
     (folder,) = (tmp_path / "frozen" / "shared").iterdir()
 
     def alter(records):
-        key = sorted(records)[0]
+        key = min(records)
         records[key]["metrics"]["gain"][0][0] *= 1.01
         return records
     _rewrite(folder, "RUNS.json", alter)
