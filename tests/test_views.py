@@ -476,3 +476,23 @@ def test_percentages_strictly_between_0_and_1_never_read_as_0_or_100(open_page, 
              (-0.001, ".2f"): "0.00", (-0.004, ".0%"): "0%", (-0.5, ".2f"): "−0.50", (2.5e-8, ".1e"): "2.5e−8"}
     for (value, spec), want in cases.items():
         assert page.evaluate(fmt, [value, spec]) == want, (value, spec)
+
+
+def test_tick_labels_never_repeat(open_page, views_url):
+    """A narrow range at a coarse format gets more digits (the drift chart read "1.00" at every tick); every
+    axis of every chart on the page has distinct tick labels."""
+    page = _load(open_page(views_url, **DESKTOP))
+    assert page.evaluate("Caricatures.lib.tickLabels([0.998, 0.999, 1.0], '.2f')") == ["0.998", "0.999", "1.000"]
+    assert page.evaluate("Caricatures.lib.tickLabels([0, 0.5, 1], '.2f')") == ["0.00", "0.50", "1.00"]
+    repeats = page.evaluate("""() => [...document.querySelectorAll('svg')].flatMap(svg => {
+        const axes = [];   // x ticks by their row; y ticks by panel (a panel's ticks climb up the page)
+        let last = null;
+        for (const t of svg.querySelectorAll('text.cv-tick')) {
+          const y = Number(t.getAttribute('y')), key = t.getAttribute('text-anchor') + ':' +
+            (t.getAttribute('text-anchor') === 'end' ? t.getAttribute('x') : t.getAttribute('y'));
+          if (!last || last.key !== key || (key.startsWith('end') && y > last.y)) axes.push([]);
+          axes[axes.length - 1].push(t.textContent);
+          last = {key, y};
+        }
+        return axes.filter(l => new Set(l).size !== l.length); })""")
+    assert repeats == []

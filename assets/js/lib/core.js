@@ -89,6 +89,18 @@
     return out.replace(/^-/, '−').replace(/e-/, 'e−');
   };
 
+  /** Format tick values with `spec`, adding digits until no two labels read the same (a narrow range at
+      ".2f" would otherwise label every tick "1.00"). */
+  lib.tickLabels = function (ticks, spec) {
+    var m = /^(,)?(?:\.(\d+))?([fgde%])?$/.exec(spec || '.3g') || [null, null, '3', 'g'];
+    var kind = m[3] || 'g', digits = m[2] === undefined ? (kind === 'g' ? 3 : 2) : Number(m[2]);
+    for (var extra = 0; extra <= 6; extra++) {
+      var labels = ticks.map(function (t) { return lib.fmt(t, (m[1] || '') + '.' + (digits + extra) + kind); });
+      if (new Set(labels).size === labels.length) return labels;
+    }
+    return labels;
+  };
+
   /** Describe `metrics` ({name: number}) as "label value" parts in the order of `defs` (or key order). */
   lib.metricParts = function (metrics, defs) {
     if (!metrics) return [];

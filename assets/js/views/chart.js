@@ -89,10 +89,12 @@
         var ext = lib.extent(ys, yDef.scale === 'log' ? 0 : 0.06);
         var lo = yDef.min !== undefined ? yDef.min : ext[0], hi = yDef.max !== undefined ? yDef.max : ext[1];
         var y = lib.scale(lo, hi, y0 + panelH, y0, yDef.scale === 'log');
-        lib.ticks(lo, hi, Math.max(2, Math.round(panelH / 40)), yDef.scale === 'log').forEach(function (t) {
+        var yTicks = lib.ticks(lo, hi, Math.max(2, Math.round(panelH / 40)), yDef.scale === 'log');
+        var yLabels = lib.tickLabels(yTicks, yDef.tick_format || '.3g');
+        yTicks.forEach(function (t, k) {
           svg.appendChild(lib.s('line', { class: 'cv-grid-line', x1: left, x2: width - right, y1: y(t), y2: y(t) }));
           svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 5, y: y(t) + 3, 'text-anchor': 'end',
-            text: lib.fmt(t, yDef.tick_format || '.3g') }));
+            text: yLabels[k] }));
         });
         svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left, y: y0 - 8, text: yDef.label || '' }));
         series.forEach(function (s) {
@@ -114,9 +116,10 @@
           });
         });
       });
-      xTicks.forEach(function (t) {
+      var xLabels = categories ? null : lib.tickLabels(xTicks, xs.format || '.4g');
+      xTicks.forEach(function (t, k) {
         svg.appendChild(lib.s('text', { class: 'cv-tick', x: x(t), y: height - bottom + 16, 'text-anchor': 'middle',
-          text: categories ? (categories[t].short || categories[t].label || categories[t].key) : lib.fmt(t, xs.format || '.4g') }));
+          text: categories ? (categories[t].short || categories[t].label || categories[t].key) : xLabels[k] }));
       });
       if (xs.label) {
         svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: width - right, y: height - 4, 'text-anchor': 'end',
