@@ -66,7 +66,8 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
                        for n in spec.layers],
             "photos": photos, "cells": cells,
             "metric_defs": [{"key": "cosine", "label": "cosine", "format": ".2f"},
-                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×"}],
+                            {"key": "gain", "label": "gain", "format": ".2f", "suffix": "×",
+                             "refs": [{"value": 1, "label": "1× = the photo"}]}],
             "initial": {"layer": spec.layers[1], "set": "", "photo": photos[0]["key"]}}
     metrics = {"photos": len(photos), "size": p["size"], "steps": spec.steps, "layers": list(spec.layers)}
     for layer in spec.layers:

@@ -496,3 +496,19 @@ def test_tick_labels_never_repeat(open_page, views_url):
         }
         return axes.filter(l => new Set(l).size !== l.length); })""")
     assert repeats == []
+
+
+def test_explorer_axes_stay_put_across_sets_and_mark_their_references(open_page, views_url):
+    """Switching the set keeps each panel's scale (the hundred-photo chart rescaled on every switch); the
+    gain panel draws its reference line (1×, as extreme as the photo) and the picked photo's line has a key."""
+    page = _load(open_page(views_url, **DESKTOP))
+    ticks = "() => [...document.querySelectorAll('#fig-fx_explorer text.cv-tick')].map(t => t.textContent + '@' + t.getAttribute('y'))"
+    before = page.evaluate(ticks)
+    for name in ("Objects", "Places", "All"):
+        page.locator("#fig-fx_explorer [aria-label=Set] [role=radio]", has_text=name).click()
+        assert page.evaluate(ticks) == before, name
+    refs = page.locator("#fig-fx_explorer line.cv-ref-line")
+    assert refs.count() == 1 and page.locator("#fig-fx_explorer text.cv-ref-label").text_content() == "1×"
+    assert page.locator("#fig-fx_explorer text.cv-trace-label").text_content() == "picked photo"
+    page.locator("#fig-fx_explorer [aria-label=Set] [role=radio]", has_text="Objects").click()
+    page.wait_for_function("() => document.querySelector('#fig-fx_explorer .cv-status').textContent.startsWith('40 photos · ')")

@@ -127,7 +127,8 @@
           sprites.paint(item.car, info && info.tile, where(p, l));
           item.painted = l;
         });
-        status.textContent = shownCount + ' photos · ' + (layers[l].label || layers[l].key);
+        status.textContent = shownCount + (shownCount === 1 ? ' photo · ' : ' photos · ') +
+          (layers[l].label || layers[l].key);
         root.classList.remove('is-loading');
         renderInspector();
       });
@@ -167,20 +168,34 @@
           height: plotsH }));
         defs.forEach(function (def, m) {
           var y0 = top + m * step + head, values = [];
-          photos.forEach(function (photo, p) {
-            if (!visible(p)) return;
+          photos.forEach(function (photo, p) {   // every photo, shown or not: the axis stays put across sets
             layers.forEach(function (layer, l) {
               var v = ((cell(p, l) || {}).metrics || {})[def.key];
               if (typeof v === 'number' && isFinite(v)) values.push(v);
             });
           });
-          var ext = lib.extent(values.length ? values : [0, 1], 0.08);
+          var refs = def.refs || [];   // reference values, e.g. gain 1: as extreme as the photo itself
+          var ext = lib.extent((values.length ? values : [0, 1]).concat(refs.map(function (r) { return r.value; })),
+            0.08);
           var y = lib.scale(ext[0], ext[1], y0 + panelH, y0);
-          lib.ticks(ext[0], ext[1], 3).forEach(function (t) {
+          var ticks = lib.ticks(ext[0], ext[1], 3), labels = lib.tickLabels(ticks, '.3g');
+          ticks.forEach(function (t, k) {
             svg.appendChild(lib.s('line', { class: 'cv-grid-line', x1: left, x2: width - right, y1: y(t), y2: y(t) }));
             svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 4, y: y(t) + 3, 'text-anchor': 'end',
-              text: lib.fmt(t, '.3g') }));
+              text: labels[k] }));
           });
+          refs.forEach(function (r) {
+            svg.appendChild(lib.s('line', { class: 'cv-ref-line', x1: left, x2: width - right, y1: y(r.value),
+              y2: y(r.value) }));
+            svg.appendChild(lib.s('text', { class: 'cv-ref-label', x: width - right - 2, y: y(r.value) - 3,
+              'text-anchor': 'end', text: r.label }));
+          });
+          if (m === 0) {   // the legend of the line that follows the picked photo across the layers
+            svg.appendChild(lib.s('line', { class: 'cv-trace-key', x1: width - right - 118,
+              x2: width - right - 104, y1: y0 - 14, y2: y0 - 14 }));
+            svg.appendChild(lib.s('text', { class: 'cv-trace-label', x: width - right, y: y0 - 11,
+              'text-anchor': 'end', text: 'picked photo' }));
+          }
           svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: 2, y: y0 - 10, text: def.label || def.key }));
           layers.forEach(function (layer, l) {
             var cx = left + (l + 0.5) * bandW, vals = [];
