@@ -20,8 +20,9 @@ from sitegen.figures import discover
 from sitegen.runs import Run, Where, resolve_where, run_key
 from sitegen.runs.execute import _device_name, execute
 
-# |bf16 − fp32| of one caricature after 512 steps at 224 px (bench/study_precision.py, docs/FREEZE.md)
-TOLERANCE = {"cosine": 0.05, "gain": 0.10}   # cosine absolute, gain relative
+# the largest |bf16 − fp32| of one caricature, 512 steps at 224 px, rounded up (bench/study_precision.py:
+# cosine 0.042, gain 5.4% of 56 caricatures; docs/FREEZE.md)
+TOLERANCE = {"cosine": 0.05, "gain": 0.06}   # cosine absolute, gain relative
 EXACT = 0.0                                    # RUNS.json keeps every float exactly
 
 
