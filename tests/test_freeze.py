@@ -139,3 +139,15 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, caplog, interval
     assert lines and lines[-1].startswith("runs: 4/4 done, ") and "caricature-steps (100%)" in lines[-1]
     summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("built ")][-1]
     assert " s of it computing runs (2 figures made, 0 frozen, 0 from the cache)" in summary
+
+
+def test_the_real_articles_frozen_figures_reproduce_one_cheap_run():
+    """CI's check that frozen/ still reproduces: one cheap run of the real article, recomputed and compared
+    (exact where this machine computes as the frozen run did, else within the cross-precision tolerance)."""
+    from sitegen.config import BuildConfig
+    config = BuildConfig()
+    if not any(config.frozen.glob("*/*/RUNS.json")):
+        pytest.skip("frozen/ holds no figure yet: run `python build.py --freeze` once and commit frozen/")
+    lines = []
+    status = verify(replace(config, verify=1, verify_under=4096, verify_seed=0), lines.append)
+    assert status == 0, "\n".join(lines)
