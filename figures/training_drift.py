@@ -103,7 +103,9 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
             cka = {n: linear_cka(base[n], acts[n]) for n in layers}
             metrics["cka"][name][f"s{step}"] = cka
             tip = f"test accuracy {acc[step]:.1%}"
+            last = step == max(ft["checkpoints"])   # hue: the data set; lightness: the checkpoint
             series.append({"key": f"{dataset}-{step}", "label": f"{label} · step {step}", "kind": "line",
+                           "color": list(ft["datasets"]).index(dataset), **({} if last else {"shade": "light"}),
                            "points": [[n, round(v, 4), tip] for n, v in cka.items()]})
     metrics.update(summarize(metrics["cka"], layers, [s for s in ft["checkpoints"] if s > 0]))
     data = {"x": {"label": "layer", "scale": "category",

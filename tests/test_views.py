@@ -512,3 +512,16 @@ def test_explorer_axes_stay_put_across_sets_and_mark_their_references(open_page,
     assert page.locator("#fig-fx_explorer text.cv-trace-label").text_content() == "picked photo"
     page.locator("#fig-fx_explorer [aria-label=Set] [role=radio]", has_text="Objects").click()
     page.wait_for_function("() => document.querySelector('#fig-fx_explorer .cv-status').textContent.startsWith('40 photos · ')")
+
+
+def test_chart_series_take_a_declared_hue_and_lightness(open_page, views_url):
+    """Hue for what a series is (a data set), lightness for which of its kind (a checkpoint): the drift chart
+    drew four unrelated hues for 2 data sets × 2 checkpoints."""
+    page = _load(open_page(views_url, **DESKTOP))
+    classes = page.evaluate("""() => ({
+        lines: [...document.querySelectorAll('#fig-fx_chart polyline.cv-line')].map(l => l.getAttribute('class')),
+        legend: [...document.querySelectorAll('#fig-fx_chart .cv-legend-item')].map(e => e.className),
+        opacity: [...document.querySelectorAll('#fig-fx_chart polyline.cv-line')].map(l => getComputedStyle(l).opacity)})""")
+    assert classes["lines"] == ["cv-line cv-s2", "cv-line cv-s2 cv-light"] * 2
+    assert classes["legend"] == ["cv-legend-item cv-s2", "cv-legend-item cv-s2 cv-light"]
+    assert classes["opacity"] == ["1", "0.45"] * 2

@@ -28,10 +28,16 @@
         series.push({ panel: pi, def: def, points: points, color: 0 });
       });
     });
+    // A series' colour: its own `color` (a palette index, e.g. one hue per data set) or one per key; `shade:
+    // "light"` draws it lighter (e.g. an earlier checkpoint of the same data set).
     var uniqueKeys = [];
     series.forEach(function (s) {
-      if (lib.indexOf(uniqueKeys, s.def.key, -1) < 0) uniqueKeys.push({ key: s.def.key, label: s.def.label });
-      s.color = lib.indexOf(uniqueKeys, s.def.key) % 6;
+      if (lib.indexOf(uniqueKeys, s.def.key, -1) < 0) {
+        uniqueKeys.push({ key: s.def.key, label: s.def.label, color: s.def.color, shade: s.def.shade });
+      }
+      var k = lib.indexOf(uniqueKeys, s.def.key);
+      s.color = (typeof s.def.color === 'number' ? s.def.color : k) % 6;
+      s.shade = s.def.shade === 'light' ? ' cv-light' : '';
     });
 
     var allX = [];
@@ -44,7 +50,9 @@
     var tip = lib.h('div', { class: 'cv-tooltip', role: 'status', hidden: true });
     var box = lib.h('div', { class: 'cv-chart-box' }, [svg, tip]);
     var legend = uniqueKeys.length > 1 ? lib.h('div', { class: 'cv-legend' }, uniqueKeys.map(function (k, i) {
-      return lib.h('span', { class: 'cv-legend-item cv-s' + (i % 6) }, [lib.h('span', { class: 'cv-swatch' }),
+      var color = (typeof k.color === 'number' ? k.color : i) % 6;
+      return lib.h('span', { class: 'cv-legend-item cv-s' + color + (k.shade === 'light' ? ' cv-light' : '') },
+        [lib.h('span', { class: 'cv-swatch' }),
         k.label || k.key]);
     })) : null;
     var root = lib.h('div', { class: 'cv cv-chartview' }, [legend, box]);
@@ -99,7 +107,7 @@
         svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left, y: y0 - 8, text: yDef.label || '' }));
         series.forEach(function (s) {
           if (s.panel !== pi) return;
-          var kind = s.def.kind || 'line', cls = 'cv-s' + s.color;
+          var kind = s.def.kind || 'line', cls = 'cv-s' + s.color + s.shade;
           var px = function (p) {
             var jitter = kind === 'strip' && categories ? (lib.hash01(p.i * 7 + s.color) - 0.5) * 0.4 : 0;
             return x(p.x + jitter);
