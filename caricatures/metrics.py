@@ -57,3 +57,40 @@ def linear_cka(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> fl
     ga, gb = ka @ ka.T, kb @ kb.T
     den = np.linalg.norm(ga) * np.linalg.norm(gb)
     return float((ga * gb).sum() / den) if den > 0 else 0.0
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """Return the (N, M) cosines between the rows of a (N, …) and b (M, …), each row flattened; with
+    `centre` (one row's shape, e.g. the mean activation over a set of photos), both are centred on it first,
+    so what every image shares no longer counts as similarity."""
+    x = np.asarray(a, np.float64).reshape(len(a), -1)
+    y = np.asarray(b, np.float64).reshape(len(b), -1)
+    if centre is not None:
+        c = np.asarray(centre, np.float64).reshape(1, -1)
+        x, y = x - c, y - c
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+    y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-30)
+    return x @ y.T
+
+
+def own_ranks(similarity: np.ndarray) -> np.ndarray:
+    """Return, for each row i of a square similarity matrix (row: an image made from photo i; column: photo j),
+    the rank of its own photo i among all columns: 1 when no other photo is as similar (ties count against)."""
+    s = np.asarray(similarity)
+    if s.ndim != 2 or s.shape[0] != s.shape[1]:
+        raise ValueError(f"own_ranks needs a square matrix, got shape {s.shape}")
+    own = np.diag(s)
+    return 1 + (s >= own[:, None]).sum(1) - 1   # every column as similar as the own photo, the own one excepted
+
+
+def bootstrap_interval(values, statistic=np.mean, *, n: int = 2000, seed: int = 0, level: float = 0.95
+                       ) -> tuple[float, float]:
+    """Return the percentile bootstrap interval of `statistic` over `values` (resampled with replacement,
+    seeded): the spread of a mean over photos that a different draw of photos would give."""
+    v = np.asarray(values, np.float64)
+    if v.size < 2:
+        raise ValueError("a bootstrap interval needs at least two values")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(v[rng.integers(0, v.size, v.size)]) for _ in range(n)])
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
