@@ -50,6 +50,14 @@ def chunk_run(model: ModelRef, photos, photo: str, batch: int, layers, *, steps:
     return caricature(model, chunk, layers, steps=steps, **settings), chunk.index(photo)
 
 
+def hundred_run(spec: FigureSpec, photo: str) -> tuple[Run, int]:
+    """Return the run of `photo`'s chunk in the hundred-photo study (figures `scale` and `identification`:
+    spec.inputs at spec.layers of Lite0, settings in spec.params) and the photo's index in it."""
+    p = spec.params
+    return chunk_run(ref(LITE0), spec.inputs, photo, p["batch"], spec.layers, steps=spec.steps, size=p["size"],
+                     lr=p["lr"], seed=spec.seed)
+
+
 def core_run(spec: FigureSpec, photo: str, seed: int | None = None) -> tuple[Run, int]:
     """Return the core Lite0 run of `photo`'s chunk (settings in spec.params["core"]) and the photo's index."""
     core = spec.params["core"]

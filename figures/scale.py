@@ -16,10 +16,9 @@ from figures._common import (
     photo_key,
     photo_label,
     photo_set,
-    ref,
 )
 from figures._measures import summary
-from figures._runs import CORE, LITE0, chunk_run, layer_label, short_label
+from figures._runs import CORE, LITE0, hundred_run, layer_label, short_label
 from sitegen.contract import FigureConfig, FigureResult, FigureSpec, run_standalone
 from sitegen.runs import Run
 
@@ -36,15 +35,9 @@ SPEC = FigureSpec(
            "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
 
 
-def _run(spec: FigureSpec, path: str) -> tuple[Run, int]:
-    p = spec.params
-    return chunk_run(ref(LITE0), spec.inputs, path, p["batch"], spec.layers, steps=spec.steps, size=p["size"],
-                     lr=p["lr"], seed=spec.seed)
-
-
 def runs(spec: FigureSpec) -> list[Run]:
     """Return one run per chunk of `batch` photos."""
-    return list(dict.fromkeys(_run(spec, path)[0] for path in spec.inputs))
+    return list(dict.fromkeys(hundred_run(spec, path)[0] for path in spec.inputs))
 
 
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
@@ -53,7 +46,7 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     tiles = {"photos": {}, **{f"layer-{n}": {} for n in spec.layers}}
     cells, photos = {}, []
     for path in spec.inputs:
-        key, run = photo_key(path), one(config, *_run(spec, path))
+        key, run = photo_key(path), one(config, *hundred_run(spec, path))
         tiles["photos"][f"photo/{key}"] = run["original"]
         photos.append({"key": key, "label": photo_label(path), "set": photo_set(path), "photo": f"photo/{key}"})
         for i, layer in enumerate(spec.layers):

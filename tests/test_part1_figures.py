@@ -125,3 +125,14 @@ def test_the_random_networks_caricatures_use_the_scale_invariant_objective_besid
         assert trained and all("objective" not in r.options for r in trained), script.__name__
     spec = models.SPEC.resolved(True)
     assert models._option_runs(spec, spec.inputs[0])["random"][0].options["objective"] == "dot_compare_scaled"
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_identification_shares_the_hundred_photo_runs(quick):
+    """The identification figure makes no run of its own: it declares exactly the runs of `scale`."""
+    from sitegen.config import BuildConfig
+    from sitegen.figures import discover
+    from sitegen.runs import Where, run_key
+    scripts = discover(BuildConfig(quick=quick))
+    keys = {f: {run_key(r, Where()) for r in scripts[f].runs()} for f in ("scale", "identification")}
+    assert keys["scale"] and keys["scale"] == keys["identification"]

@@ -94,6 +94,8 @@
       panels.forEach(function (panel, pi) {
         var yDef = panel.y || {}, y0 = top + pi * (panelH + gap), ys = [];
         series.forEach(function (s) { if (s.panel === pi) s.points.forEach(function (p) { ys.push(p.y); }); });
+        var refs = yDef.refs || [];   // reference values drawn as dashed lines, e.g. a chance level
+        refs.forEach(function (r) { ys.push(r.value); });
         var ext = lib.extent(ys, yDef.scale === 'log' ? 0 : 0.06);
         var lo = yDef.min !== undefined ? yDef.min : ext[0], hi = yDef.max !== undefined ? yDef.max : ext[1];
         var y = lib.scale(lo, hi, y0 + panelH, y0, yDef.scale === 'log');
@@ -103,6 +105,12 @@
           svg.appendChild(lib.s('line', { class: 'cv-grid-line', x1: left, x2: width - right, y1: y(t), y2: y(t) }));
           svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 5, y: y(t) + 3, 'text-anchor': 'end',
             text: yLabels[k] }));
+        });
+        refs.forEach(function (r) {
+          svg.appendChild(lib.s('line', { class: 'cv-ref-line', x1: left, x2: width - right, y1: y(r.value),
+            y2: y(r.value) }));
+          svg.appendChild(lib.s('text', { class: 'cv-ref-label', x: width - right - 2, y: y(r.value) - 3,
+            'text-anchor': 'end', text: r.label }));
         });
         svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left, y: y0 - 8, text: yDef.label || '' }));
         series.forEach(function (s) {
