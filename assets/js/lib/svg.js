@@ -25,6 +25,15 @@
     return function (v) { return b === a ? (r0 + r1) / 2 : r0 + (f(v) - a) * k; };
   };
 
+  /** Draw reference values ([{value, label}]) across [x1, x2] as dashed lines labelled at their right end. */
+  lib.refLines = function (svg, refs, y, x1, x2) {
+    (refs || []).forEach(function (r) {
+      svg.appendChild(lib.s('line', { class: 'cv-ref-line', x1: x1, x2: x2, y1: y(r.value), y2: y(r.value) }));
+      svg.appendChild(lib.s('text', { class: 'cv-ref-label', x: x2 - 2, y: y(r.value) - 3, 'text-anchor': 'end',
+        text: r.label }));
+    });
+  };
+
   /** Return about `count` round tick values covering [lo, hi] (powers of ten when log is true). */
   lib.ticks = function (lo, hi, count, log) {
     if (!(hi > lo)) return [lo];

@@ -106,12 +106,7 @@
           svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 5, y: y(t) + 3, 'text-anchor': 'end',
             text: yLabels[k] }));
         });
-        refs.forEach(function (r) {
-          svg.appendChild(lib.s('line', { class: 'cv-ref-line', x1: left, x2: width - right, y1: y(r.value),
-            y2: y(r.value) }));
-          svg.appendChild(lib.s('text', { class: 'cv-ref-label', x: width - right - 2, y: y(r.value) - 3,
-            'text-anchor': 'end', text: r.label }));
-        });
+        lib.refLines(svg, refs, y, left, width - right);
         svg.appendChild(lib.s('text', { class: 'cv-axis-label', x: left, y: y0 - 8, text: yDef.label || '' }));
         series.forEach(function (s) {
           if (s.panel !== pi) return;

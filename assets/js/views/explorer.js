@@ -184,12 +184,7 @@
             svg.appendChild(lib.s('text', { class: 'cv-tick', x: left - 4, y: y(t) + 3, 'text-anchor': 'end',
               text: labels[k] }));
           });
-          refs.forEach(function (r) {
-            svg.appendChild(lib.s('line', { class: 'cv-ref-line', x1: left, x2: width - right, y1: y(r.value),
-              y2: y(r.value) }));
-            svg.appendChild(lib.s('text', { class: 'cv-ref-label', x: width - right - 2, y: y(r.value) - 3,
-              'text-anchor': 'end', text: r.label }));
-          });
+          lib.refLines(svg, refs, y, left, width - right);
           if (m === 0) {   // the legend of the line that follows the picked photo across the layers
             svg.appendChild(lib.s('line', { class: 'cv-trace-key', x1: width - right - 118,
               x2: width - right - 104, y1: y0 - 14, y2: y0 - 14 }));
