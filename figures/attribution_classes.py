@@ -142,6 +142,9 @@ def seed_spread(config, model, plan, spec, seeds) -> dict[str, list[float]]:
     return by_seed
 
 
+REACHES, MISSES = 0.5, 0.05   # "reaches its class": mean p(class) at least this; "does not": below this
+
+
 def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
     """Run one caricature per (photo, target) at all layers jointly; pack caricatures, overlays and metrics."""
     model, size = common.model_for(spec.models[0]), spec.params["size"]
@@ -208,6 +211,15 @@ def make(spec: FigureSpec, config: FigureConfig) -> FigureResult:
         if diff[layer]:
             metrics[f"p_diff_a_min_{layer}"] = float(min(a for a, _ in diff[layer]))
             metrics[f"p_diff_b_max_{layer}"] = float(max(b for _, b in diff[layer]))
+    head, below = spec.layers[-1], spec.layers[:-1]
+    metrics["reaches_class_only_at_head"] = bool(metrics[f"p_car_{head}"] >= REACHES and all(
+        metrics[f"p_car_{n}"] < MISSES for n in below))
+    if not config.quick:   # the abstract and the introduction say so in words: the data must still agree
+        assert metrics["reaches_class_only_at_head"], (
+            f"attribution caricatures: p(class) {metrics[f'p_car_{head}']:.3f} at {head}, "
+            f"{[round(metrics[f'p_car_{n}'], 4) for n in below]} below it; the abstract and introduction say the "
+            "class is reached at the head only: reword them (article/index.md)")
+    metrics["p_car_max_below_head"] = max(metrics[f"p_car_{n}"] for n in below)
     metrics["remedies"] = fixes
     metrics["remedy_layers"] = list(spec.params["remedy_layers"])
     metrics["accent_weight"] = ACCENT_WEIGHT
