@@ -122,6 +122,14 @@ def dot_cossim(layer: str, batch: int = 1, original: int = 0, cossim_pow: float 
     return objective(fn, f"dot_cossim({layer}, {batch}, pow={cossim_pow:g})", layer, (batch, original))
 
 
+def energy(layer: str, batch: int = 1, original: int = 0) -> Objective:
+    """DeepDream's objective, ‖A‖² of the image's activation at the layer. It never reads the photo: made with
+    the caricature recipe it gives a photo-free image, what the layer likes in any image (a baseline)."""
+    def fn(acts: Acts) -> torch.Tensor:
+        return acts[layer][batch].float().pow(2).sum()
+    return objective(fn, f"energy({layer}, {batch})", layer, (batch,))
+
+
 def signed_pow(x: torch.Tensor, power: float) -> torch.Tensor:
     """sign(x)·|x|^power: x^power for x ≥ 0, extended oddly so a fractional power stays finite (and increasing)
     for a negative x."""
@@ -287,7 +295,7 @@ CARICATURE_OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "dot_compare": dot_compare, "dot_compare_scaled": dot_compare_scaled, "dot_cossim": dot_cossim,
     "dot_power": _uses_no_cossim_pow(dot_power),
     "orthogonal_penalty": _uses_no_cossim_pow(orthogonal_penalty),
-    "accentuation": _uses_no_cossim_pow(accentuation)}
+    "accentuation": _uses_no_cossim_pow(accentuation), "energy": _uses_no_cossim_pow(energy)}
 
 
 def caricature_objective(name: str, **args) -> Callable[[str, int, int, float], Objective]:

@@ -9,9 +9,9 @@ share over photos carries a seeded bootstrap 95% interval.
 
 Reproduce: python build.py --only identification   (alone: python -m figures.identification [--quick])
 
-It makes no run of its own: its runs are the hundred-photo study's (figure `scale`), so the two share them.
-Not here yet: the photo-free baseline (a DeepDream image, ‖A‖² maximized at the layer with the same recipe),
-which needs runs of its own.
+Its caricatures are the hundred-photo study's runs (figure `scale`), so the two share them. Its one run of its
+own makes the photo-free baseline: DeepDream's objective, ‖A‖² at each layer, with the same recipe and
+`batch` random starts (the run's photos are carried but never read), about 8,000 caricature-steps in full.
 """
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ import torch.nn.functional as F
 
 from caricatures.metrics import bootstrap_interval, cosine_matrix, own_ranks
 from caricatures.transforms import build_transforms
-from figures._common import all_photos, model_for, models_note, one, photo_set
+from figures._common import all_photos, model_for, models_note, one, photo_set, ref
 from figures._measures import to_tensor
 from figures._runs import CORE, LITE0, hundred_run, short_label
 from sitegen.contract import FigureConfig, FigureResult, FigureSpec, run_standalone
-from sitegen.runs import Run
+from sitegen.runs import Run, caricature
 
 PHOTOS = all_photos()
 SETS = ("animals", "objects", "places")
@@ -39,17 +39,29 @@ SPEC = FigureSpec(   # the hundred-photo study's spec (figure `scale`): the same
     caption="Top: how often a caricature's own photo is the most similar of all the photos (top-1), at each "
             "layer, judged in the network that made it, in another network at a similar depth and in pixels; "
             "chance is 1 in the number of photos. Below: the caricatures' cosine and gain in Lite0 beside their "
-            "references: an unrelated photo, the photo under the optimization's random transforms, and three "
-            "one-line edits of the photo. Hover or tab to a point for its 95% interval over photos.",
+            "references: an unrelated photo, an image made with no photo (maximizing ‖A‖² at the layer, as "
+            "DeepDream does), the photo under the optimization's random transforms, and three one-line edits of "
+            "the photo. Hover or tab to a point for its 95% interval over photos.",
     quick={"inputs": tuple(p for s in SETS for p in [x for x in PHOTOS if photo_set(x) == s][:1]),
            "layers": ("block2", "block14"), "steps": 4, "params": {"size": 64}})
 
 EDITS = ("contrast ×1.5", "saturation ×1.5", "unsharp mask")
 
 
-def runs(spec: FigureSpec) -> list[Run]:
+def photo_free_run(spec: FigureSpec) -> Run:
+    """Return the run of the photo-free images: ‖A‖² maximized at each layer from `batch` random starts."""
+    p = spec.params
+    return caricature(ref(LITE0), spec.inputs[:p["batch"]], spec.layers, steps=spec.steps, size=p["size"],
+                      lr=p["lr"], seed=spec.seed, objective="energy")
+
+
+def hundred_runs(spec: FigureSpec) -> list[Run]:
     """Return the hundred-photo study's runs (figure `scale` declares the same ones)."""
     return list(dict.fromkeys(hundred_run(spec, path)[0] for path in spec.inputs))
+
+
+def runs(spec: FigureSpec) -> list[Run]:
+    return [*hundred_runs(spec), photo_free_run(spec)]
 
 
 def edit(photos: torch.Tensor, kind: str) -> torch.Tensor:
@@ -114,6 +126,7 @@ def measure(spec: FigureSpec, config: FigureConfig) -> dict:
     copies = transformed(photos, spec.seed + 104729)
     edited = {kind: edit(photos, kind) for kind in EDITS}
     photo_px = pixels(photos)
+    free = config.result(photo_free_run(spec))["images"]          # (batch, layers, S, S, 3)
     out = {}
     for i, layer in enumerate(spec.layers):
         cars = to_tensor(np.stack([r["images"][i] for r in results]))
@@ -136,6 +149,9 @@ def measure(spec: FigureSpec, config: FigureConfig) -> dict:
             "ceiling": mean_ci(np.diag(cosine_matrix(activations(model, copies, layer), a_photo))),
             "edits": {},
         }
+        a_free = activations(model, to_tensor(free[:, i]), layer)
+        free_cos = cosine_matrix(a_free, a_photo)                   # (images, photos)
+        row["photo_free"] = {"cosine": mean_ci(free_cos.mean(0)), "images": len(free)}
         for kind, images in edited.items():
             a_edit = activations(model, images, layer)
             row["edits"][kind] = {"cosine": mean_ci(np.diag(cosine_matrix(a_edit, a_photo))),
@@ -171,6 +187,9 @@ def chart(spec: FigureSpec, rows: dict, n: int) -> dict:
                "points": [[layer, rows[layer]["cosine"]["mean"], _mean_tip(rows[layer]["cosine"])] for layer in layers]},
               {"key": "unrelated", "label": "an unrelated photo (median)", "kind": "line", "color": 5,
                "points": [[layer, rows[layer]["unrelated_median"], "chance level"] for layer in layers]},
+              {"key": "free", "label": "a photo-free image (‖A‖²)", "kind": "line", "color": 2,
+               "points": [[layer, rows[layer]["photo_free"]["cosine"]["mean"],
+                           _mean_tip(rows[layer]["photo_free"]["cosine"])] for layer in layers]},
               {"key": "ceiling", "label": "the photo, transformed", "kind": "line", "color": 3,
                "points": [[layer, rows[layer]["ceiling"]["mean"], _mean_tip(rows[layer]["ceiling"])]
                           for layer in layers]}]

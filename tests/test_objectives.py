@@ -173,3 +173,18 @@ def test_attribution_accent_is_largest_half_the_photo_norm_away_along_attr():
     attribution_accent("L", attr, 1, 0)(a).backward()
     assert a["L"].grad[1].abs().max() < 1e-4 * attr.abs().max()
     assert (best - photo).norm().item() == pytest.approx(photo.norm().item() / 2, rel=1e-5)
+
+
+def test_energy_reads_only_the_image_and_is_its_squared_norm():
+    """DeepDream's ‖A‖²: the photo's row is not read (a photo-free baseline), so no original is forwarded."""
+    import torch
+
+    from caricatures.objectives import caricature_objective
+    make = caricature_objective("energy")
+    obj = make("block2", 3, 0, 0.0)
+    (_, term), = obj.terms
+    assert term.rows == (3,) and term.layer == "block2"
+    a = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    assert float(term.fn({"block2": a})) == float((a[3] ** 2).sum())
+    with pytest.raises(ValueError):
+        make("block2", 1, 0, 1.0)

@@ -129,10 +129,14 @@ def test_the_random_networks_caricatures_use_the_scale_invariant_objective_besid
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_identification_shares_the_hundred_photo_runs(quick):
-    """The identification figure makes no run of its own: it declares exactly the runs of `scale`."""
+    """The identification figure's caricatures are exactly the runs of `scale`; its one run of its own is the
+    photo-free baseline (DeepDream's objective, photos never read)."""
     from sitegen.config import BuildConfig
     from sitegen.figures import discover
     from sitegen.runs import Where, run_key
     scripts = discover(BuildConfig(quick=quick))
     keys = {f: {run_key(r, Where()) for r in scripts[f].runs()} for f in ("scale", "identification")}
-    assert keys["scale"] and keys["scale"] == keys["identification"]
+    own = keys["identification"] - keys["scale"]
+    assert keys["scale"] and keys["scale"] < keys["identification"] and len(own) == 1
+    (free,) = [r for r in scripts["identification"].runs() if run_key(r, Where()) in own]
+    assert free.options["objective"] == "energy" and free.layers == scripts["scale"].spec.layers
