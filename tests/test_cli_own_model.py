@@ -174,3 +174,12 @@ def test_the_installed_package_works_outside_the_repository(tmp_path, net_file):
                           "conv9", "--out", "out2"], cwd=net_file.parent, capture_output=True, text=True, env=env,
                          check=False)
     assert bad.returncode == 2 and "did you mean" in bad.stderr
+
+
+def test_a_factory_named_by_module_path(capsys, monkeypatch):
+    """--model package.module:factory imports the module (here the tests' own small CNN class as factory)."""
+    monkeypatch.chdir(ROOT)
+    code, out, err = _run(["layers", "--model", "tests.own_models:SmallCNN", "--weights", "random", "--size", "32"],
+                          capsys)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("SmallCNN: ") and "conv2" in out and "(16, 16, 16)" in out
