@@ -238,8 +238,8 @@ def remedy_table(fixes: dict, layers, photos: int) -> dict:
     """Return the table under the figure: per objective, p(top class) and cosine to the photo at each layer."""
     labels = {"photo": "the photo itself", **REMEDY_LABELS}
     title = {n: n.replace("block", "block ") for n in layers}
-    columns = ([{"key": f"p/{n}", "label": f"p · {title[n]}", "format": ".2%"} for n in layers] +
-               [{"key": f"cos/{n}", "label": f"cos · {title[n]}", "format": ".2f"} for n in layers])
+    columns = ([{"key": f"p/{n}", "label": f"p · {title[n]}", "format": ".2%", "layer": n} for n in layers] +
+               [{"key": f"cos/{n}", "label": f"cos · {title[n]}", "format": ".2f", "layer": n} for n in layers])
     rows = [{"key": k, "label": labels[k], "values": {**{f"p/{n}": v[n]["p"] for n in layers},
                                                       **{f"cos/{n}": v[n]["cosine"] for n in layers}}}
             for k, v in fixes.items()]

@@ -48,15 +48,19 @@ def test_remedy_table_and_row_show_each_objective_with_its_numbers(open_page, ar
     probe = open_page(article_url + "index.html", **DESKTOP)
     page = _load(probe)
     table = _index(page, "attribution_classes")["data"]["table"]
-    rows = page.locator(f"{FIG} .cv-matrix tbody tr")
-    assert rows.count() == len(table["rows"]) == 5
-    assert page.locator(f"{FIG} .cv-matrix thead th").count() == 1 + len(table["columns"])
+    strip, box = page.locator(f"{FIG} .cv-remedies"), page.locator(f"{FIG} .cv-remedy-table")
+    page.locator(f"{FIG} .cv-option[data-key=head]").click()
+    assert strip.is_hidden() and box.is_hidden()                             # no remedies at the head
+    page.locator(f"{FIG} .cv-option[data-key=block10]").click()
+    rows = page.locator(f"{FIG} .cv-matrix tbody tr")                        # the table follows the layer:
+    assert rows.count() == len(table["rows"]) == 5                           # p and cos at block 10 only
+    assert [t.strip() for t in page.locator(f"{FIG} .cv-matrix thead th").all_inner_texts()][1:] == [
+        "p · block 10", "cos · block 10"]
     accent = rows.nth(4).locator("td")
     assert rows.nth(4).locator("th").inner_text() == table["rows"][4]["label"]
-    assert accent.nth(2).inner_text() == f"{table['rows'][4]['values']['cos/block10']:.2f}"
-    strip = page.locator(f"{FIG} .cv-remedies")
-    page.locator(f"{FIG} .cv-option[data-key=head]").click()
-    assert strip.is_hidden()                                                  # no remedies at the head
+    assert accent.nth(1).inner_text() == f"{table['rows'][4]['values']['cos/block10']:.2f}"
+    page.locator(f"{FIG} .cv-option[data-key=block14]").click()
+    assert page.locator(f"{FIG} .cv-matrix thead th").nth(1).inner_text().strip() == "p · block 14"
     page.locator(f"{FIG} .cv-option[data-key=block10]").click()
     photo = _index(page, "attribution_classes")["data"]["photos"][0]["key"]
     page.locator(f"{FIG} .cv-choice-thumbs .cv-option").nth(0).click()
@@ -133,3 +137,14 @@ def test_compare_figures_show_options_side_by_side_and_mark_them(open_page, arti
     check_marks(page, fig)
     assert probe.errors == []
 
+
+
+def test_the_remedy_table_fits_a_phone(open_page, article_url):
+    """On a phone the remedies table shows the chosen layer's two numbers beside wrapped row labels, with
+    nothing to scroll (it showed one of four numeric columns)."""
+    page = _load(open_page(article_url + "index.html", **PHONE))
+    page.locator(f"{FIG} .cv-option[data-key=block10]").click()
+    sizes = page.evaluate(f"() => {{ const s = document.querySelector('{FIG} .cv-matrix-scroll');"
+                          " return [s.scrollWidth, s.clientWidth]; }")
+    assert sizes[0] <= sizes[1] + 1, sizes
+    assert page.locator(f"{FIG} .cv-matrix thead th").count() == 3

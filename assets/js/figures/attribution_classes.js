@@ -50,7 +50,9 @@ cards for the chosen photo and layer (hidden at layers without them), and a fixe
       });
     });
     var strip = lib.h('div', { class: 'cv-remedies' });
+    var renderTable = function () {};
     function renderStrip() {
+      renderTable();
       var photo = photos[sel.p], layer = layers[sel.l];
       var cells = (remedyCells[photo.key] || {})[layer.key];
       strip.textContent = '';
@@ -92,13 +94,20 @@ cards for the chosen photo and layer (hidden at layers without them), and a fixe
       sprites: ctx.sprites,
       onSelect: function (i) { if (i !== sel.l) { sel.l = i; render(true); } } });
     var controls = lib.h('div', { class: 'cv-controls' }, [photoChoice.root, layerChoice.root]);
-    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' },
-      [controls, holder, strip].concat(d.table ? [table(d.table)] : [])));
+    var tableBox = lib.h('div', { class: 'cv-remedy-table' });
+    renderTable = function () {   // the table follows the layer: its columns at that layer, none at the others
+      tableBox.textContent = '';
+      if (!d.table) return;
+      var layer = layers[sel.l].key, all = lib.list(d.table, 'columns', NAME + ' table');
+      var shown = all.filter(function (c) { return c.layer === undefined || c.layer === layer; });
+      tableBox.hidden = !shown.some(function (c) { return c.layer === layer; });
+      if (!tableBox.hidden) tableBox.appendChild(table(d.table, shown));
+    };
+    el.appendChild(lib.h('div', { class: 'cv cv-attribution-classes' }, [controls, holder, strip, tableBox]));
     render(false);
   };
 
-  function table(t) {
-    var columns = lib.list(t, 'columns', NAME + ' table');
+  function table(t, columns) {
     var head = lib.h('tr', {}, [lib.h('th', { scope: 'col', class: 'cv-matrix-corner', text: t.row_label || '' })]
       .concat(columns.map(function (c) { return lib.h('th', { scope: 'col', text: c.label || c.key }); })));
     var body = lib.h('tbody', {}, lib.list(t, 'rows', NAME + ' table').map(function (row) {
