@@ -33,17 +33,22 @@ def layer_rows(model: Model) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, model.shape(name)) for name in model.layers]
 
 
+def layer_table(model: Model, preprocessing: bool = False) -> str:
+    """The text of a layer listing: a head line, then each layer's name and activation shape."""
+    rows = layer_rows(model)
+    width = max(len(name) for name, _ in rows)
+    note = f"; preprocessing {model.meta['preprocess']}" if preprocessing and "preprocess" in model.meta else ""
+    head = f"{model.name}: {len(rows)} layers at {model.input_size} px{note}"
+    return "\n".join([head, *(f"  {name:<{width}}  {tuple(shape)}" for name, shape in rows)])
+
+
 def list_layers(model: str | nn.Module | Model, *, print_: bool = True, **adapt_kw) -> list[str]:
     """Print the model's layers with their activation shapes (like lucent's `get_model_layers`); return
     the names."""
     m = as_model(model, **adapt_kw)
-    rows = layer_rows(m)
     if print_:
-        width = max(len(name) for name, _ in rows)
-        print(f"{m.name}: {len(rows)} layers at {m.input_size} px")
-        for name, shape in rows:
-            print(f"  {name:<{width}}  {tuple(shape)}")
-    return [name for name, _ in rows]
+        print(layer_table(m))
+    return list(m.layers)
 
 
 def caricature(model: str | nn.Module | Model, photo: str | Path | torch.Tensor, layers: str | Sequence[str],

@@ -139,14 +139,8 @@ def load_cli_model(args):
 
 
 def run_layers(args) -> int:
-    from caricatures.api import layer_rows
-    model = load_cli_model(args)
-    rows = layer_rows(model)
-    width = max(len(name) for name, _ in rows)
-    print(f"{model.name}: {len(rows)} layers at {model.input_size} px"
-          + (f"; preprocessing {model.meta['preprocess']}" if "preprocess" in model.meta else ""))
-    for name, shape in rows:
-        print(f"  {name:<{width}}  {tuple(shape)}")
+    from caricatures.api import layer_table
+    print(layer_table(load_cli_model(args), preprocessing=True))
     return 0
 
 

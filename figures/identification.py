@@ -197,15 +197,13 @@ def chart(spec: FigureSpec, rows: dict, n: int) -> dict:
              "points": [[layer, rows[layer]["gain"]["mean"], _mean_tip(rows[layer]["gain"])] for layer in layers]}]
     for k, kind in enumerate(EDITS):
         key = f"edit{k}"
-        cosine.append({"key": key, "label": kind, "kind": "points", "color": 4, "shade": None if k == 0 else "light",
+        shade = {"shade": "light"} if k else {}
+        cosine.append({"key": key, "label": kind, "kind": "points", "color": 4, **shade,
                        "points": [[layer, rows[layer]["edits"][kind]["cosine"]["mean"],
                                    _mean_tip(rows[layer]["edits"][kind]["cosine"])] for layer in layers]})
-        gain.append({"key": key, "label": kind, "kind": "points", "color": 4, "shade": None if k == 0 else "light",
+        gain.append({"key": key, "label": kind, "kind": "points", "color": 4, **shade,
                      "points": [[layer, rows[layer]["edits"][kind]["gain"]["mean"],
                                  _mean_tip(rows[layer]["edits"][kind]["gain"])] for layer in layers]})
-    for s in cosine + gain:
-        if s.get("shade") is None:
-            s.pop("shade", None)
     return {"x": {"label": "layer of Lite0", "scale": "category",
                   "categories": [{"key": n, "label": n.replace("block", "block "), "short": short_label(n)}
                                  for n in layers]},

@@ -18,7 +18,7 @@ from sitegen import freeze
 from sitegen.config import BuildConfig
 from sitegen.figures import discover
 from sitegen.runs import Run, Where, resolve_where, run_key
-from sitegen.runs.execute import _device_name, execute
+from sitegen.runs.execute import device_name, execute
 
 # the largest |bf16 − fp32| of one caricature, 512 steps at 224 px, rounded up (bench/study_precision.py:
 # cosine 0.042, gain 5.4% of 56 caricatures; docs/FREEZE.md)
@@ -64,7 +64,7 @@ def candidates(config: BuildConfig) -> list[Check]:
                         out[key].frozen.append(record)
                     continue
                 same = (here == _where(record)
-                        and record["where"].get("device_name") == _device_name(here.device))
+                        and record["where"].get("device_name") == device_name(here.device))
                 out[key] = Check(fig_id, key, run, [record], here, same)
     return list(out.values())
 

@@ -36,7 +36,7 @@ def execute(run: Run, where: Where, progress: WorkProgress | None = None, groups
     t0 = time.perf_counter()
     arrays = (_caricatures(run, where, progress, groups) if groups else _KIND_FNS[run.kind](run, where, progress))
     prov = {"host": socket.gethostname(), "node": _node_id(), "pid": os.getpid(), **where.describe(),
-            "device_name": _device_name(where.device), "seconds": round(time.perf_counter() - t0, 3),
+            "device_name": device_name(where.device), "seconds": round(time.perf_counter() - t0, 3),
             "malloc_tuned": all(k in os.environ for k in MALLOC_ENV),
             "engine_version": caricatures.ENGINE_VERSION, "torch": torch.__version__}
     return arrays, prov
@@ -50,10 +50,10 @@ def _node_id() -> str | None:
         return None
 
 
-def _device_name(device: str) -> str:
+def device_name(device: str) -> str:
     if device == "cuda":
         import torch
-        return torch.cuda.get_device_name()
+        return torch.cuda.getdevice_name()
     return cpu_name()
 
 
